@@ -1,0 +1,216 @@
+package buffer
+
+import (
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// ErrClosed is returned by a Reader's Next after the Reader was closed.
+var ErrClosed = errors.New("buffer: reader closed")
+
+// Retention bounds what a Buffer keeps for readers that start at the oldest
+// retained event or after a given sequence number. A zero field means no
+// limit of that kind; a zero Retention keeps nothing but the head.
+//
+// The window is enforced on every Append (and by Expire) by dropping whole
+// items from the old end until every limit holds, so the window never
+// exceeds any of them. An item larger than a limit on its own is not
+// retained once the next item arrives.
+type Retention struct {
+	MaxMessages uint64        // events in the window
+	MaxBytes    uint64        // bytes in the window, as passed to Append
+	MaxAge      time.Duration // age of the oldest retained item
+}
+
+func (r Retention) keepsNothing() bool {
+	return r.MaxMessages == 0 && r.MaxBytes == 0 && r.MaxAge == 0
+}
+
+// Option configures a Buffer.
+type Option func(*options)
+
+type options struct {
+	now func() time.Time
+}
+
+// WithClock makes the buffer read the time from now instead of time.Now. It
+// is meant for tests of the MaxAge limit.
+func WithClock(now func() time.Time) Option {
+	return func(o *options) { o.now = now }
+}
+
+// Buffer is a single-writer, multi-reader event buffer with a bounded
+// retention window. See the package documentation for how it works. The
+// zero value is not usable: call New.
+type Buffer[T any] struct {
+	head   atomic.Pointer[Item[T]]
+	anchor atomic.Pointer[Item[T]] // empty item just before the oldest retained one
+
+	retention Retention
+	now       func() time.Time
+	ended     bool // written and read by the writer only
+
+	mu      sync.Mutex // guards readers
+	readers map[*Reader[T]]struct{}
+}
+
+// New returns an empty Buffer that retains what r allows.
+func New[T any](r Retention, opts ...Option) *Buffer[T] {
+	o := options{now: time.Now}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	b := &Buffer[T]{retention: r, now: o.now, readers: make(map[*Reader[T]]struct{})}
+	sentinel := newItem[T](nil)
+	b.head.Store(sentinel)
+	b.anchor.Store(sentinel)
+	return b
+}
+
+// Head returns the newest item. It always exists; in a new buffer it is an
+// empty sentinel whose Next waits for the first append.
+func (b *Buffer[T]) Head() *Item[T] { return b.head.Load() }
+
+// Oldest returns an empty item whose Next is the oldest retained item, or
+// the next item to be appended if nothing is retained. A reader that starts
+// from it sees the whole retention window.
+func (b *Buffer[T]) Oldest() *Item[T] { return b.anchor.Load() }
+
+// Append adds events as one item, size being their total size in bytes as
+// the caller counts it, and wakes every waiting reader. An empty events
+// slice appends an empty item, which readers skip. The caller must not
+// modify events afterwards: readers share them.
+//
+// Append must be externally synchronised with Append, AppendErr and Expire.
+// It panics after AppendErr.
+func (b *Buffer[T]) Append(events []T, size uint64) {
+	if b.ended {
+		panic("buffer: Append after AppendErr")
+	}
+	head := b.head.Load()
+	item := newItem(events)
+	item.seq = head.seq + uint64(len(events))
+	item.bytes = head.bytes + size
+	var now int64
+	if b.retention.MaxAge > 0 {
+		now = b.now().UnixNano()
+		item.at = now
+	}
+	b.link(head, item)
+	b.trim(item, now)
+}
+
+// AppendErr ends the buffer: every reader's Next returns err once it has
+// read what came before. No more appends are allowed. AppendErr must be
+// externally synchronised with Append and Expire.
+func (b *Buffer[T]) AppendErr(err error) {
+	if err == nil {
+		panic("buffer: AppendErr with a nil error")
+	}
+	if b.ended {
+		panic("buffer: AppendErr after AppendErr")
+	}
+	b.ended = true
+	head := b.head.Load()
+	item := newItem[T](nil)
+	item.Err = err
+	item.seq, item.bytes = head.seq, head.bytes
+	b.link(head, item)
+}
+
+func (b *Buffer[T]) link(head, item *Item[T]) {
+	// Link before moving the head, so that a reader who sees the new head
+	// finds a valid list.
+	head.link.publish(item)
+	b.head.Store(item)
+}
+
+// Expire drops retained items older than MaxAge. Append does the same, so
+// Expire matters only for a buffer that receives nothing for a while. It
+// must be externally synchronised with Append and AppendErr.
+func (b *Buffer[T]) Expire() {
+	if b.retention.MaxAge == 0 || b.ended {
+		return
+	}
+	b.trim(b.head.Load(), b.now().UnixNano())
+}
+
+// trim advances the anchor past the oldest items until the window from the
+// anchor to head is within every limit of the retention.
+func (b *Buffer[T]) trim(head *Item[T], now int64) {
+	anchor := b.anchor.Load()
+	last := anchor // last item to drop; the new anchor follows it
+	for last != head {
+		oldest := last.link.next.Load()
+		if !b.overLimit(last, oldest, head, now) {
+			break
+		}
+		last = oldest
+	}
+	if last != anchor {
+		b.anchor.Store(last.FollowAfter())
+	}
+}
+
+// overLimit reports whether the window that starts after anchor (whose
+// first item is oldest) and ends at head breaks a retention limit.
+func (b *Buffer[T]) overLimit(anchor, oldest, head *Item[T], now int64) bool {
+	r := b.retention
+	if r.keepsNothing() {
+		return true
+	}
+	return (r.MaxMessages > 0 && head.seq-anchor.seq > r.MaxMessages) ||
+		(r.MaxBytes > 0 && head.bytes-anchor.bytes > r.MaxBytes) ||
+		(r.MaxAge > 0 && now-oldest.at > int64(r.MaxAge))
+}
+
+// Window returns the number of events and bytes in the retention window.
+func (b *Buffer[T]) Window() (messages, bytes uint64) {
+	anchor := b.anchor.Load()
+	head := b.head.Load()
+	return head.seq - anchor.seq, head.bytes - anchor.bytes
+}
+
+// EnforceLag applies every open Reader's lag limit: readers that fell too far
+// behind are cut off or skipped ahead, as their Lag says, which releases
+// their hold on old items. Readers enforce their own limit on every Next;
+// EnforceLag is for the ones that stopped calling it. It is safe to call
+// from any goroutine, concurrently with the writer, and costs O(readers).
+// It returns how many readers it cut off or skipped.
+func (b *Buffer[T]) EnforceLag() int {
+	b.mu.Lock()
+	readers := make([]*Reader[T], 0, len(b.readers))
+	for r := range b.readers {
+		readers = append(readers, r)
+	}
+	b.mu.Unlock()
+
+	n := 0
+	for _, r := range readers {
+		if r.enforce(r.pos.Load()) {
+			n++
+		}
+	}
+	return n
+}
+
+// Readers returns the number of open Readers.
+func (b *Buffer[T]) Readers() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.readers)
+}
+
+func (b *Buffer[T]) register(r *Reader[T]) {
+	b.mu.Lock()
+	b.readers[r] = struct{}{}
+	b.mu.Unlock()
+}
+
+func (b *Buffer[T]) unregister(r *Reader[T]) {
+	b.mu.Lock()
+	delete(b.readers, r)
+	b.mu.Unlock()
+}

@@ -1,0 +1,68 @@
+package buffer_test
+
+import (
+	"bytes"
+	"context"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+)
+
+// waitFor polls cond until it holds or the deadline passes. It synchronises
+// a test with a state it cannot be told about, without sleeping for a guess.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		runtime.Gosched()
+	}
+}
+
+// blockedInNext counts goroutines parked inside the buffer's wait for the
+// next item, read from the runtime's own goroutine dump.
+func blockedInNext() int {
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			buf = buf[:n]
+			break
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+	count := 0
+	for _, g := range bytes.Split(buf, []byte("\n\n")) {
+		header, _, _ := strings.Cut(string(g), "\n")
+		if strings.Contains(header, "[select") && strings.Contains(string(g), "buffer.(*Item[...]).next(") {
+			count++
+		}
+	}
+	return count
+}
+
+// waitBlocked waits until n goroutines are parked waiting for the next item.
+func waitBlocked(t *testing.T, n int) {
+	t.Helper()
+	waitFor(t, "readers to block in Next", func() bool { return blockedInNext() >= n })
+}
+
+// appendN appends the events from, from+1, … from+n-1, one item each, with a
+// size of 10 bytes per event.
+func appendN(b interface{ Append([]int, uint64) }, from, n int) {
+	for i := range n {
+		b.Append([]int{from + i}, 10)
+	}
+}
+
+// testContext returns a context that ends with the test or after a deadline,
+// so that a Next that never returns fails the test instead of hanging it.
+func testContext(t *testing.T) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}

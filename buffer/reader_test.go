@@ -1,0 +1,260 @@
+package buffer_test
+
+import (
+	"errors"
+	"slices"
+	"testing"
+
+	"github.com/natsfan/natsfan/buffer"
+)
+
+// readEvents reads batches until it has n events or Next fails.
+func readEvents(t *testing.T, r *buffer.Reader[int], n int) []int {
+	t.Helper()
+	var got []int
+	for len(got) < n {
+		batch, err := r.Next(testContext(t))
+		if err != nil {
+			t.Fatalf("Next after %v: %v", got, err)
+		}
+		for i, e := range batch.Events {
+			if want := batch.FirstSeq + uint64(i); uint64(e) != want {
+				t.Fatalf("event %d carries sequence %d", e, want)
+			}
+		}
+		got = append(got, batch.Events...)
+	}
+	return got
+}
+
+func TestReader_StartPositions(t *testing.T) {
+	b := buffer.New[int](buffer.Retention{MaxMessages: 5})
+	appendN(b, 1, 8) // events 1..8; the window holds 4..8
+
+	tests := []struct {
+		name       string
+		start      buffer.Start
+		wantMissed uint64
+		want       []int
+	}{
+		{"head sees only new events", buffer.StartAtHead(), 0, []int{9, 10}},
+		{"oldest sees the window", buffer.StartAtOldest(), 0, []int{4, 5, 6, 7, 8, 9, 10}},
+		{"after a sequence in the window", buffer.StartAfter(6), 0, []int{7, 8, 9, 10}},
+		{"after the newest", buffer.StartAfter(8), 0, []int{9, 10}},
+		{"after a sequence that left the window", buffer.StartAfter(1), 2, []int{4, 5, 6, 7, 8, 9, 10}},
+		{"after zero, nothing left yet", buffer.StartAfter(0), 3, []int{4, 5, 6, 7, 8, 9, 10}},
+		{"after a sequence not reached yet", buffer.StartAfter(100), 0, []int{9, 10}},
+	}
+	readers := make([]*buffer.Reader[int], len(tests))
+	for i, tt := range tests {
+		r, missed := b.NewReader(tt.start, buffer.Lag{})
+		if missed != tt.wantMissed {
+			t.Errorf("%s: missed = %d, want %d", tt.name, missed, tt.wantMissed)
+		}
+		readers[i] = r
+	}
+	appendN(b, 9, 2)
+	for i, tt := range tests {
+		if got := readEvents(t, readers[i], len(tt.want)); !slices.Equal(got, tt.want) {
+			t.Errorf("%s: read %v, want %v", tt.name, got, tt.want)
+		}
+		readers[i].Close()
+	}
+}
+
+func TestReader_StartAfterASequenceInsideABatch(t *testing.T) {
+	b := buffer.New[int](buffer.Retention{MaxMessages: 100})
+	b.Append([]int{1, 2, 3, 4}, 40)
+	b.Append([]int{5, 6}, 20)
+	r, _ := b.NewReader(buffer.StartAfter(2), buffer.Lag{})
+	defer r.Close()
+	batch, err := r.Next(testContext(t))
+	if err != nil || !slices.Equal(batch.Events, []int{3, 4}) || batch.FirstSeq != 3 {
+		t.Fatalf("first batch = %+v, %v; want events 3, 4 from sequence 3", batch, err)
+	}
+	if got := readEvents(t, r, 2); !slices.Equal(got, []int{5, 6}) {
+		t.Fatalf("then read %v, want [5 6]", got)
+	}
+}
+
+func TestReader_SkipsEmptyItems(t *testing.T) {
+	b := buffer.New[int](buffer.Retention{MaxMessages: 100})
+	r, _ := b.NewReader(buffer.StartAtHead(), buffer.Lag{})
+	defer r.Close()
+	b.Append(nil, 0)
+	b.Append([]int{}, 0)
+	b.Append([]int{1}, 10)
+	batch, err := r.Next(testContext(t))
+	if err != nil || !slices.Equal(batch.Events, []int{1}) {
+		t.Fatalf("Next = %+v, %v; want the first non-empty item", batch, err)
+	}
+}
+
+func TestReader_LagIsMessagesAndBytesBehindTheHead(t *testing.T) {
+	b := buffer.New[int](buffer.Retention{MaxMessages: 100})
+	r, _ := b.NewReader(buffer.StartAtHead(), buffer.Lag{})
+	defer r.Close()
+	appendN(b, 1, 7)
+	if msgs, bytes := r.Lag(); msgs != 7 || bytes != 70 {
+		t.Fatalf("Lag = %d, %d; want 7, 70", msgs, bytes)
+	}
+	readEvents(t, r, 3)
+	if msgs, bytes := r.Lag(); msgs != 4 || bytes != 40 {
+		t.Fatalf("Lag after reading 3 = %d, %d; want 4, 40", msgs, bytes)
+	}
+	if r.Seq() != 3 {
+		t.Fatalf("Seq = %d, want 3", r.Seq())
+	}
+}
+
+func TestReader_PastItsLagLimitIsCutOff(t *testing.T) {
+	for _, lag := range []buffer.Lag{{MaxMessages: 5}, {MaxBytes: 50}} {
+		b := buffer.New[int](buffer.Retention{MaxMessages: 100})
+		r, _ := b.NewReader(buffer.StartAtHead(), lag)
+		appendN(b, 1, 5)
+		readEvents(t, r, 5) // within the limit
+		appendN(b, 6, 6)
+		b.EnforceLag()
+		if _, err := r.Next(testContext(t)); !errors.Is(err, buffer.ErrLagged) {
+			t.Fatalf("%+v: Next 6 behind = %v, want ErrLagged", lag, err)
+		}
+		if _, err := r.Next(testContext(t)); !errors.Is(err, buffer.ErrLagged) {
+			t.Fatalf("%+v: Next after the cut = %v, want ErrLagged again", lag, err)
+		}
+		if b.Readers() != 0 {
+			t.Fatalf("%+v: a cut reader is still registered", lag)
+		}
+	}
+}
+
+func TestReader_PastItsLagLimitSkipsAheadWithTheGapReported(t *testing.T) {
+	b := buffer.New[int](buffer.Retention{MaxMessages: 100})
+	r, _ := b.NewReader(buffer.StartAtHead(), buffer.Lag{MaxMessages: 5, Policy: buffer.LagSkip})
+	defer r.Close()
+	appendN(b, 1, 2)
+	readEvents(t, r, 2)
+	appendN(b, 3, 10) // 10 behind: skip to the head, having missed 3..12
+	if n := b.EnforceLag(); n != 1 {
+		t.Fatalf("EnforceLag moved %d readers, want 1", n)
+	}
+	appendN(b, 13, 1)
+	batch, err := r.Next(testContext(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if batch.Missed != 10 || !slices.Equal(batch.Events, []int{13}) {
+		t.Fatalf("after the skip: %+v; want event 13 with 10 missed", batch)
+	}
+	appendN(b, 14, 1)
+	if batch, _ := r.Next(testContext(t)); batch.Missed != 0 {
+		t.Fatalf("the gap was reported twice: %+v", batch)
+	}
+}
+
+func TestBuffer_EnforceLagCutsOffAReaderThatStoppedReading(t *testing.T) {
+	b := buffer.New[int](buffer.Retention{MaxMessages: 100})
+	stuck, _ := b.NewReader(buffer.StartAtHead(), buffer.Lag{MaxMessages: 3})
+	skipper, _ := b.NewReader(buffer.StartAtHead(), buffer.Lag{MaxMessages: 3, Policy: buffer.LagSkip})
+	fine, _ := b.NewReader(buffer.StartAtHead(), buffer.Lag{MaxMessages: 30})
+	defer fine.Close()
+	defer skipper.Close()
+	appendN(b, 1, 4)
+	if n := b.EnforceLag(); n != 2 {
+		t.Fatalf("EnforceLag moved %d readers, want 2", n)
+	}
+	if msgs, _ := stuck.Lag(); msgs != 0 {
+		t.Fatalf("a cut reader still reports lag %d", msgs)
+	}
+	if msgs, _ := skipper.Lag(); msgs != 0 {
+		t.Fatalf("a skipped reader still reports lag %d", msgs)
+	}
+	if msgs, _ := fine.Lag(); msgs != 4 {
+		t.Fatalf("the reader within its limit was moved: lag %d", msgs)
+	}
+	if _, err := stuck.Next(testContext(t)); !errors.Is(err, buffer.ErrLagged) {
+		t.Fatalf("stuck reader: Next = %v, want ErrLagged", err)
+	}
+}
+
+func TestReader_CloseWakesABlockedNext(t *testing.T) {
+	b := buffer.New[int](buffer.Retention{MaxMessages: 10})
+	r, _ := b.NewReader(buffer.StartAtHead(), buffer.Lag{})
+	ctx := testContext(t)
+	errc := make(chan error, 1)
+	go func() {
+		_, err := r.Next(ctx)
+		errc <- err
+	}()
+	waitBlocked(t, 1)
+	r.Close()
+	if err := <-errc; !errors.Is(err, buffer.ErrClosed) {
+		t.Fatalf("Next = %v, want ErrClosed", err)
+	}
+	if b.Readers() != 0 {
+		t.Fatal("a closed reader is still registered")
+	}
+}
+
+func TestReader_CutWithAnErrorWakesNextWithThatError(t *testing.T) {
+	b := buffer.New[int](buffer.Retention{MaxMessages: 10})
+	r, _ := b.NewReader(buffer.StartAtHead(), buffer.Lag{})
+	ctx := testContext(t)
+	errc := make(chan error, 1)
+	go func() {
+		_, err := r.Next(ctx)
+		errc <- err
+	}()
+	waitBlocked(t, 1)
+	shutdown := errors.New("shutting down")
+	r.Cut(shutdown)
+	r.Close() // the first Cut wins
+	if err := <-errc; !errors.Is(err, shutdown) {
+		t.Fatalf("Next = %v, want %v", err, shutdown)
+	}
+}
+
+func TestReader_ReadsWhatWasAppendedBeforeTheErrorThenTheError(t *testing.T) {
+	b := buffer.New[int](buffer.Retention{MaxMessages: 10})
+	r, _ := b.NewReader(buffer.StartAtHead(), buffer.Lag{})
+	defer r.Close()
+	appendN(b, 1, 2)
+	end := errors.New("the end")
+	b.AppendErr(end)
+	if got := readEvents(t, r, 2); !slices.Equal(got, []int{1, 2}) {
+		t.Fatalf("read %v, want [1 2]", got)
+	}
+	if _, err := r.Next(testContext(t)); !errors.Is(err, end) {
+		t.Fatalf("Next = %v, want %v", err, end)
+	}
+}
+
+func TestReader_PastItsLagLimitAfterTheBufferEndedStillSeesTheEnd(t *testing.T) {
+	b := buffer.New[int](buffer.Retention{MaxMessages: 100})
+	r, _ := b.NewReader(buffer.StartAtHead(), buffer.Lag{MaxMessages: 2, Policy: buffer.LagSkip})
+	defer r.Close()
+	appendN(b, 1, 5)
+	end := errors.New("the end")
+	b.AppendErr(end)
+	b.EnforceLag()
+	if got := readEvents(t, r, 5); !slices.Equal(got, []int{1, 2, 3, 4, 5}) {
+		t.Fatalf("read %v, want everything before the end", got)
+	}
+	if _, err := r.Next(testContext(t)); !errors.Is(err, end) {
+		t.Fatalf("Next = %v, want %v", err, end)
+	}
+}
+
+func TestReader_ThatKeepsReadingButTooSlowlyIsCutOffByItsOwnNext(t *testing.T) {
+	b := buffer.New[int](buffer.Retention{MaxMessages: 1000})
+	r, _ := b.NewReader(buffer.StartAtHead(), buffer.Lag{MaxMessages: 10})
+	appendN(b, 1, 500)
+	for read := 0; ; read++ {
+		_, err := r.Next(testContext(t))
+		if errors.Is(err, buffer.ErrLagged) {
+			return
+		}
+		if err != nil || read > 100 {
+			t.Fatalf("after %d reads 490 behind: %v; want ErrLagged within a few reads", read, err)
+		}
+	}
+}
