@@ -54,6 +54,22 @@ type Buffer[T any] struct {
 
 	mu      sync.Mutex // guards readers
 	readers map[*Reader[T]]struct{}
+
+	lagged  atomic.Uint64 // readers cut off for lag
+	skipped atomic.Uint64 // times a reader was skipped ahead
+	missed  atomic.Uint64 // events skipped readers missed
+}
+
+// LagStats counts what lag limits did to the buffer's readers, since New.
+type LagStats struct {
+	Cut     uint64 // readers cut off (LagDisconnect)
+	Skipped uint64 // times a reader was skipped ahead (LagSkip)
+	Missed  uint64 // events skipped readers did not see
+}
+
+// LagStats returns what lag limits did to the buffer's readers so far.
+func (b *Buffer[T]) LagStats() LagStats {
+	return LagStats{Cut: b.lagged.Load(), Skipped: b.skipped.Load(), Missed: b.missed.Load()}
 }
 
 // New returns an empty Buffer that retains what r allows.

@@ -214,9 +214,18 @@ func (r *Reader[T]) enforce(cur *Item[T]) bool {
 	if r.lag.Policy == LagSkip {
 		target := head.FollowAfter()
 		target.gap = cur.gap + behind
-		return r.pos.CompareAndSwap(cur, target)
+		if !r.pos.CompareAndSwap(cur, target) {
+			return false
+		}
+		r.buf.skipped.Add(1)
+		r.buf.missed.Add(behind)
+		return true
 	}
-	return r.cut(cur, ErrLagged)
+	if !r.cut(cur, ErrLagged) {
+		return false
+	}
+	r.buf.lagged.Add(1)
+	return true
 }
 
 // Cut ends the reader with err: a blocked Next wakes, and every Next from

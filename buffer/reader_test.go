@@ -174,6 +174,9 @@ func TestBuffer_EnforceLagCutsOffAReaderThatStoppedReading(t *testing.T) {
 	if _, err := stuck.Next(testContext(t)); !errors.Is(err, buffer.ErrLagged) {
 		t.Fatalf("stuck reader: Next = %v, want ErrLagged", err)
 	}
+	if got, want := b.LagStats(), (buffer.LagStats{Cut: 1, Skipped: 1, Missed: 4}); got != want {
+		t.Fatalf("LagStats = %+v, want %+v", got, want)
+	}
 }
 
 func TestReader_CloseWakesABlockedNext(t *testing.T) {

@@ -1,0 +1,43 @@
+// Package fanout hands the messages natsfan ingests to any number of local
+// consumers, each at its own pace.
+//
+// A Hub holds one Stream per configured subject pattern. Ingest appends what
+// arrives upstream to the Stream it belongs to (patterns never overlap, so
+// every message belongs to exactly one); Subscriptions read from the Streams
+// through buffer.Readers, without locks and without copying: a message is
+// stored once and every consumer gets the same *Msg.
+//
+//	hub, _ := fanout.NewHub([]string{"orders.>", "prices.*"})
+//	sub, _ := hub.Subscribe(ctx, "orders.eu.>", fanout.StartAtOldest())
+//	for {
+//		msg, err := sub.Next(ctx)
+//		...
+//	}
+//
+// # What a subscription sees
+//
+// A subscription's pattern may be narrower than a stream (it then filters
+// that stream's messages with subjects.Match) or span several streams (one
+// goroutine per stream then feeds it). Messages of one stream arrive in the
+// order they were ingested, numbered 1, 2, 3… per stream (Msg.Seq); there
+// is no order across streams. A subscription starts with new messages, with
+// the oldest the streams retain, or after a Position it saved; if part of
+// what it asked for has left the retention window, Next says so with a
+// *GapError before it carries on.
+//
+// # Slow consumers
+//
+// No consumer can slow ingest or another consumer, and none can make the hub
+// hold more than the retention window plus its lag limit (plus what arrives
+// in one sweep interval). A subscription that falls further behind than its
+// lag limit is cut off (Next returns ErrSlowConsumer) or, under the skip
+// policy, moved to the newest message with the gap reported. Subscriptions
+// check their own lag as they read; the hub's sweeper catches the ones that
+// stopped reading.
+//
+// # Shutting down
+//
+// Drain ends the streams and lets subscriptions read what they hold, up to a
+// deadline; Close ends everything at once. Either way a subscription's last
+// Next returns ErrHubClosed.
+package fanout

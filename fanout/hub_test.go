@@ -1,0 +1,338 @@
+package fanout_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/natsfan/natsfan/buffer"
+	"github.com/natsfan/natsfan/fanout"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// newHub returns a hub over patterns that the test closes when it ends.
+func newHub(t *testing.T, patterns []string, opts ...fanout.Option) *fanout.Hub {
+	t.Helper()
+	h, err := fanout.NewHub(patterns, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(h.Close)
+	return h
+}
+
+func testContext(t *testing.T) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// publish appends one message per subject to the stream at index i, each as
+// its own batch, with the subject as payload.
+func publish(h *fanout.Hub, i int, subjects ...string) {
+	for _, s := range subjects {
+		h.Streams()[i].Append(fanout.NewMsg(s, "", nil, []byte(s), time.Now()))
+	}
+}
+
+// receive reads n messages and returns their subjects.
+func receive(t *testing.T, sub *fanout.Subscription, n int) []string {
+	t.Helper()
+	var got []string
+	for len(got) < n {
+		m, err := sub.Next(testContext(t))
+		if err != nil {
+			t.Fatalf("Next after %v: %v", got, err)
+		}
+		got = append(got, m.Subject)
+	}
+	return got
+}
+
+// waitFor polls cond until it holds, failing the test after a deadline.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond) // polling interval, not synchronisation
+	}
+}
+
+func TestNewHub_RejectsBadAndOverlappingPatterns(t *testing.T) {
+	for _, patterns := range [][]string{
+		nil,
+		{"orders..eu"},
+		{"orders.>", "orders.eu"},
+		{"*.eu", "orders.*"},
+		{"a", "a"},
+	} {
+		if h, err := fanout.NewHub(patterns); err == nil {
+			h.Close()
+			t.Errorf("NewHub(%q) succeeded, want an error", patterns)
+		}
+	}
+}
+
+func TestHub_SubscribeToAPatternNothingIngestsIsAnError(t *testing.T) {
+	h := newHub(t, []string{"orders.>"})
+	_, err := h.Subscribe(testContext(t), "prices.*")
+	if !errors.Is(err, fanout.ErrNotIngested) {
+		t.Fatalf("Subscribe = %v, want ErrNotIngested", err)
+	}
+	if _, err := h.Subscribe(testContext(t), "orders.."); err == nil {
+		t.Fatal("Subscribe to an invalid pattern succeeded")
+	}
+}
+
+func TestSubscription_NarrowPatternFiltersAStream(t *testing.T) {
+	h := newHub(t, []string{"orders.>"})
+	sub, err := h.Subscribe(testContext(t), "orders.eu.*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	publish(h, 0, "orders.us.new", "orders.eu.new", "orders.eu.x.y", "orders.eu.paid")
+	got := receive(t, sub, 2)
+	if fmt.Sprint(got) != "[orders.eu.new orders.eu.paid]" {
+		t.Fatalf("received %v", got)
+	}
+	if pos := sub.Position(); pos["orders.>"] != 4 {
+		t.Fatalf("Position = %v, want orders.> at 4 (filtered messages count as passed)", pos)
+	}
+}
+
+func TestSubscription_PatternSpanningStreamsReceivesBothInOrderPerStream(t *testing.T) {
+	h := newHub(t, []string{"a.*", "b.*", "c.*"})
+	sub, err := h.Subscribe(testContext(t), "*.x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	const n = 200
+	for i := range n {
+		publish(h, 0, "a.x")
+		publish(h, 1, "b.x", "b.y")
+		publish(h, 2, fmt.Sprintf("c.%d", i)) // never matches *.x except... c.x is not published
+	}
+	last := map[string]uint64{}
+	count := map[string]int{}
+	for range 2 * n {
+		m, err := sub.Next(testContext(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Seq <= last[m.Stream] {
+			t.Fatalf("%s: seq %d after %d", m.Stream, m.Seq, last[m.Stream])
+		}
+		last[m.Stream] = m.Seq
+		count[m.Subject]++
+	}
+	if count["a.x"] != n || count["b.x"] != n || len(count) != 2 {
+		t.Fatalf("received %v, want %d each of a.x and b.x", count, n)
+	}
+}
+
+func TestSubscription_StartPositions(t *testing.T) {
+	h := newHub(t, []string{"s.*"}, fanout.WithRetention(buffer.Retention{MaxMessages: 3}))
+	publish(h, 0, "s.1", "s.2", "s.3", "s.4", "s.5") // retained: s.3 s.4 s.5
+
+	oldest, err := h.Subscribe(testContext(t), "s.*", fanout.StartAtOldest())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer oldest.Close()
+	newOnly, _ := h.Subscribe(testContext(t), "s.*")
+	defer newOnly.Close()
+	resumed, _ := h.Subscribe(testContext(t), "s.*", fanout.StartAfter(fanout.Position{"s.*": 3}))
+	defer resumed.Close()
+	tooOld, _ := h.Subscribe(testContext(t), "s.*", fanout.StartAfter(fanout.Position{"s.*": 1}))
+	defer tooOld.Close()
+
+	publish(h, 0, "s.6")
+	if got := fmt.Sprint(receive(t, oldest, 4)); got != "[s.3 s.4 s.5 s.6]" {
+		t.Errorf("oldest: %v", got)
+	}
+	if got := fmt.Sprint(receive(t, newOnly, 1)); got != "[s.6]" {
+		t.Errorf("new only: %v", got)
+	}
+	if got := fmt.Sprint(receive(t, resumed, 3)); got != "[s.4 s.5 s.6]" {
+		t.Errorf("after 3: %v", got)
+	}
+	_, err = tooOld.Next(testContext(t))
+	var gap *fanout.GapError
+	if !errors.As(err, &gap) || gap.Missed != 1 || gap.Stream != "s.*" {
+		t.Fatalf("after 1: first Next = %v, want a gap of 1 (s.2)", err)
+	}
+	if got := fmt.Sprint(receive(t, tooOld, 4)); got != "[s.3 s.4 s.5 s.6]" {
+		t.Errorf("after 1, past the gap: %v", got)
+	}
+}
+
+func TestSubscription_SlowConsumerIsCutOffWhileOthersReceiveEverything(t *testing.T) {
+	h := newHub(t, []string{"s.*"},
+		fanout.WithLagLimit(buffer.Lag{MaxMessages: 100}),
+		fanout.WithSweepInterval(5*time.Millisecond))
+	stuck, _ := h.Subscribe(testContext(t), "s.*")
+	defer stuck.Close()
+	reader, _ := h.Subscribe(testContext(t), "s.*", fanout.WithSubscriptionLag(buffer.Lag{}))
+	defer reader.Close()
+
+	const n = 1000
+	done := make(chan []string)
+	go func() { done <- receive(t, reader, n) }()
+	for range n {
+		publish(h, 0, "s.x")
+	}
+	if got := <-done; len(got) != n {
+		t.Fatalf("the reading subscription got %d of %d", len(got), n)
+	}
+	waitFor(t, "the sweeper to cut off the stuck subscription", func() bool {
+		return h.Stats().Streams[0].SlowConsumers == 1
+	})
+	if _, err := stuck.Next(testContext(t)); !errors.Is(err, fanout.ErrSlowConsumer) {
+		t.Fatalf("stuck: Next = %v, want ErrSlowConsumer", err)
+	}
+	if st := h.Stats(); st.Subscriptions != 1 || st.Delivered != n {
+		t.Fatalf("Stats = %+v, want 1 subscription left and %d delivered", st, n)
+	}
+}
+
+func TestSubscription_SkipPolicyReportsTheGapAndCarriesOn(t *testing.T) {
+	h := newHub(t, []string{"s.*"}, fanout.WithSweepInterval(5*time.Millisecond))
+	sub, _ := h.Subscribe(testContext(t), "s.*",
+		fanout.WithSubscriptionLag(buffer.Lag{MaxMessages: 10, Policy: buffer.LagSkip}))
+	defer sub.Close()
+	for range 50 {
+		publish(h, 0, "s.old")
+	}
+	waitFor(t, "the sweeper to skip the subscription ahead", func() bool {
+		return h.Stats().Streams[0].Skips == 1
+	})
+	publish(h, 0, "s.new")
+	_, err := sub.Next(testContext(t))
+	var gap *fanout.GapError
+	if !errors.As(err, &gap) || gap.Missed != 50 {
+		t.Fatalf("Next = %v, want a gap of 50", err)
+	}
+	if got := receive(t, sub, 1); got[0] != "s.new" {
+		t.Fatalf("after the gap: %v", got)
+	}
+}
+
+func TestSubscription_EndsWithItsContextAndWithClose(t *testing.T) {
+	h := newHub(t, []string{"s.*", "t.*"})
+	for _, pattern := range []string{"s.*", ">"} { // one stream, and a merge of two
+		ctx, cancel := context.WithCancel(testContext(t))
+		sub, _ := h.Subscribe(ctx, pattern)
+		cancel()
+		if _, err := sub.Next(testContext(t)); !errors.Is(err, fanout.ErrClosed) {
+			t.Fatalf("%s: Next after the context ended = %v, want ErrClosed", pattern, err)
+		}
+
+		sub, _ = h.Subscribe(testContext(t), pattern)
+		errc := make(chan error)
+		go func() {
+			_, err := sub.Next(context.Background())
+			errc <- err
+		}()
+		sub.Close()
+		if err := <-errc; !errors.Is(err, fanout.ErrClosed) {
+			t.Fatalf("%s: Next after Close = %v, want ErrClosed", pattern, err)
+		}
+	}
+	if n := h.Stats().Subscriptions; n != 0 {
+		t.Fatalf("%d subscriptions still registered", n)
+	}
+}
+
+func TestSubscription_NextWithAnEndedContextLeavesTheSubscriptionOpen(t *testing.T) {
+	h := newHub(t, []string{"s.*"})
+	sub, _ := h.Subscribe(testContext(t), "s.*")
+	defer sub.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := sub.Next(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Next = %v, want context.Canceled", err)
+	}
+	publish(h, 0, "s.1")
+	if got := receive(t, sub, 1); got[0] != "s.1" {
+		t.Fatalf("then %v", got)
+	}
+}
+
+func TestHub_DrainLetsSubscriptionsReadWhatIsBuffered(t *testing.T) {
+	h := newHub(t, []string{"s.*", "t.*"})
+	single, _ := h.Subscribe(testContext(t), "s.*")
+	merged, _ := h.Subscribe(testContext(t), ">")
+	publish(h, 0, "s.1", "s.2")
+	publish(h, 1, "t.1")
+
+	read := func(sub *fanout.Subscription) chan []string {
+		got := make(chan []string, 1)
+		go func() {
+			var subjects []string
+			for {
+				m, err := sub.Next(context.Background())
+				if err != nil {
+					if !errors.Is(err, fanout.ErrHubClosed) {
+						subjects = append(subjects, err.Error())
+					}
+					got <- subjects
+					return
+				}
+				subjects = append(subjects, m.Subject)
+			}
+		}()
+		return got
+	}
+	singleGot, mergedGot := read(single), read(merged)
+	if err := h.Drain(testContext(t)); err != nil {
+		t.Fatalf("Drain = %v", err)
+	}
+	if got := fmt.Sprint(<-singleGot); got != "[s.1 s.2]" {
+		t.Errorf("single stream read %v", got)
+	}
+	if got := <-mergedGot; len(got) != 3 {
+		t.Errorf("merged read %v, want all three messages", got)
+	}
+	if h.Streams()[0].Append(fanout.NewMsg("s.late", "", nil, nil, time.Now())) {
+		t.Error("Append after Drain was accepted")
+	}
+}
+
+func TestHub_DrainCutsOffWhatIsNotReadByTheDeadline(t *testing.T) {
+	h := newHub(t, []string{"s.*"})
+	stuck, _ := h.Subscribe(testContext(t), "s.*")
+	publish(h, 0, "s.1")
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if err := h.Drain(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Drain = %v, want DeadlineExceeded", err)
+	}
+	if _, err := stuck.Next(testContext(t)); !errors.Is(err, fanout.ErrHubClosed) {
+		t.Fatalf("Next = %v, want ErrHubClosed", err)
+	}
+	if _, err := h.Subscribe(testContext(t), "s.*"); !errors.Is(err, fanout.ErrHubClosed) {
+		t.Fatalf("Subscribe after Drain = %v, want ErrHubClosed", err)
+	}
+}
+
+func TestMsg_HeadersAreEncodedOnceInWireForm(t *testing.T) {
+	m := fanout.NewMsg("s", "r", map[string][]string{"B": {"2"}, "A": {"1", "x"}}, []byte("d"), time.Now())
+	want := "NATS/1.0\r\nA: 1\r\nA: x\r\nB: 2\r\n\r\n"
+	if got := string(m.RawHeader()); got != want {
+		t.Fatalf("RawHeader = %q, want %q", got, want)
+	}
+	if fanout.NewMsg("s", "", nil, nil, time.Now()).RawHeader() != nil {
+		t.Fatal("a message without headers has a header block")
+	}
+}

@@ -1,0 +1,60 @@
+package fanout
+
+// Stats is a snapshot of a hub, for metrics and logs.
+type Stats struct {
+	Streams       []StreamStats
+	Subscriptions int    // open subscriptions
+	Delivered     uint64 // messages returned by Next, over every subscription ever made
+}
+
+// StreamStats describes one stream.
+type StreamStats struct {
+	Pattern       string
+	Received      uint64 // messages appended since the hub started
+	ReceivedBytes uint64
+	Retained      uint64 // messages in the retention window
+	RetainedBytes uint64
+	Subscriptions int    // open subscriptions reading this stream
+	MaxLag        uint64 // the furthest any subscription is behind, in messages
+	MaxLagBytes   uint64 // and in bytes
+	SlowConsumers uint64 // subscriptions cut off for lag
+	Skips         uint64 // times a subscription was skipped ahead
+	SkippedMsgs   uint64 // messages skipped subscriptions did not see
+}
+
+// Stats returns a snapshot of the hub. It costs O(streams + subscriptions).
+func (h *Hub) Stats() Stats {
+	st := Stats{Streams: make([]StreamStats, len(h.streams))}
+	index := make(map[*Stream]int, len(h.streams))
+	for i, s := range h.streams {
+		index[s] = i
+		head := s.buf.Head()
+		retained, retainedBytes := s.buf.Window()
+		lag := s.buf.LagStats()
+		st.Streams[i] = StreamStats{
+			Pattern:       s.pattern,
+			Received:      head.Seq(),
+			ReceivedBytes: head.Bytes(),
+			Retained:      retained,
+			RetainedBytes: retainedBytes,
+			Subscriptions: s.buf.Readers(),
+			SlowConsumers: lag.Cut,
+			Skips:         lag.Skipped,
+			SkippedMsgs:   lag.Missed,
+		}
+	}
+
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	st.Subscriptions = len(h.subs)
+	st.Delivered = h.delivered
+	for sub := range h.subs {
+		st.Delivered += sub.delivered.Load()
+		for _, sr := range sub.readers {
+			ss := &st.Streams[index[sr.stream]]
+			msgs, bytes := sr.reader.Lag()
+			ss.MaxLag, ss.MaxLagBytes = max(ss.MaxLag, msgs), max(ss.MaxLagBytes, bytes)
+		}
+	}
+	return st
+}

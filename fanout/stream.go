@@ -1,0 +1,68 @@
+package fanout
+
+import (
+	"sync"
+
+	"github.com/natsfan/natsfan/buffer"
+)
+
+// Stream is the buffer of one configured subject pattern: ingest appends
+// what arrives on it, subscriptions read from it.
+//
+// A Stream's methods serialise the writes to its buffer with a mutex, so
+// ingest (one goroutine per stream) and the hub's housekeeping (expiry, the
+// end at shutdown) can share it; readers never take that mutex.
+type Stream struct {
+	pattern string
+	buf     *buffer.Buffer[*Msg]
+
+	mu    sync.Mutex // serialises writes to buf
+	ended bool
+}
+
+func newStream(pattern string, r buffer.Retention) *Stream {
+	return &Stream{pattern: pattern, buf: buffer.New[*Msg](r)}
+}
+
+// Pattern returns the configured subject pattern the stream ingests.
+func (s *Stream) Pattern() string { return s.pattern }
+
+// Append stores msgs as one batch, numbering them and stamping their Stream,
+// and wakes the subscriptions waiting for it. Ingest calls it with every
+// message it has pending, so that the cost per message falls under load.
+// After the hub has closed, Append drops msgs and returns false.
+func (s *Stream) Append(msgs ...*Msg) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ended {
+		return false
+	}
+	seq := s.buf.Head().Seq()
+	var size uint64
+	for _, m := range msgs {
+		seq++
+		m.Stream, m.Seq = s.pattern, seq
+		size += m.size()
+	}
+	s.buf.Append(msgs, size)
+	return true
+}
+
+// expire drops retained messages older than the retention's MaxAge.
+func (s *Stream) expire() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.ended {
+		s.buf.Expire()
+	}
+}
+
+// end closes the stream: subscriptions read what it holds, then err.
+func (s *Stream) end(err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.ended {
+		s.ended = true
+		s.buf.AppendErr(err)
+	}
+}
