@@ -1,0 +1,84 @@
+package protocol
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestParseConnect(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		arg  string
+		want ConnectInfo
+	}{
+		{"nats.go v1.55", strings.TrimSuffix(natsGoConnect[len("CONNECT "):], "\r\n"),
+			ConnectInfo{Lang: "go", Version: "1.55.0", Protocol: 1, Echo: true, Headers: true, NoResponders: true}},
+		{"absent fields keep nats-server's defaults", `{}`,
+			ConnectInfo{Verbose: true, Pedantic: true, Echo: true}},
+		{"unknown fields are ignored", `{"verbose":false,"pedantic":false,"echo":false,"future":{"x":[1,2]},"sig":"s","jwt":"j"}`,
+			ConnectInfo{Sig: "s", JWT: "j"}},
+		{"credentials", `{"user":"u","pass":"p","auth_token":"t","nkey":"n","name":"app","tls_required":true}`,
+			ConnectInfo{Verbose: true, Pedantic: true, Echo: true, User: "u", Pass: "p", AuthToken: "t", Nkey: "n", Name: "app", TLSRequired: true}},
+		{"surrounding blanks", " \t{\"name\":\"x\"}  \r",
+			ConnectInfo{Verbose: true, Pedantic: true, Echo: true, Name: "x"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := ParseConnect([]byte(tc.arg))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != tc.want {
+				t.Fatalf("got  %+v\nwant %+v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestParseConnect_RefusesWhatNATSServerRefuses(t *testing.T) {
+	for _, arg := range []string{``, `{`, `[]`, `{"verbose":"yes"}`, `{"protocol":"1"}`, `{} x`} {
+		_, err := ParseConnect([]byte(arg))
+		var pe *ProtocolError
+		if !errors.As(err, &pe) || pe.Err != ErrBadConnect || pe.Text != "" {
+			t.Errorf("ParseConnect(%q) = %v, want a *ProtocolError for ErrBadConnect with no -ERR text", arg, err)
+		}
+	}
+}
+
+func TestConnectInfo_Validate(t *testing.T) {
+	for _, tc := range []struct {
+		ci   ConnectInfo
+		text string // "" for valid
+	}{
+		{ConnectInfo{Protocol: 0}, ""},
+		{ConnectInfo{Protocol: 1, Headers: true, NoResponders: true}, ""},
+		{ConnectInfo{Protocol: 2}, TextBadClientProtocol},
+		{ConnectInfo{Protocol: -1}, TextBadClientProtocol},
+		{ConnectInfo{Protocol: 1, NoResponders: true}, TextNoRespondersRequiresHeaders},
+	} {
+		err := tc.ci.Validate()
+		if tc.text == "" {
+			if err != nil {
+				t.Errorf("%+v: %v", tc.ci, err)
+			}
+			continue
+		}
+		var pe *ProtocolError
+		if !errors.As(err, &pe) || pe.Err != ErrBadConnect || pe.Text != tc.text {
+			t.Errorf("%+v: got %v, want -ERR text %q", tc.ci, err, tc.text)
+		}
+	}
+}
+
+func TestConnectInfo_StringLeavesOutCredentials(t *testing.T) {
+	ci := ConnectInfo{Name: "app", Lang: "go", Version: "1.55.0", Protocol: 1,
+		User: "SECRET1", Pass: "SECRET2", AuthToken: "SECRET3", JWT: "SECRET4", Sig: "SECRET5", Nkey: "SECRET6"}
+	s := ci.String()
+	if strings.Contains(s, "SECRET") {
+		t.Fatalf("String() = %s", s)
+	}
+	const want = `name="app" lang="go" version="1.55.0" protocol=1 verbose=false pedantic=false echo=false headers=false no_responders=false`
+	if s != want {
+		t.Fatalf("String() = %s\nwant       %s", s, want)
+	}
+}
