@@ -1,0 +1,261 @@
+package main
+
+// natsfan's operations endpoints. The main server (NATSFAN_HTTP_ADDR) must be
+// reachable on the pod IP because kubelet probes do not come from loopback,
+// so everything it serves is either harmless to read (probes, metrics, the
+// current log level) or restricted to loopback callers (changing the log
+// level). Profiling can leak a lot and cost CPU, so it lives on a separate,
+// opt-in server that config validation only lets bind to loopback.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	stdlog "log"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"net/netip"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+)
+
+// newRegistry returns the private Prometheus registry natsfan's metrics go
+// in, holding the Go runtime and process collectors and natsfan_build_info.
+// natsfan never uses the global default registry, so tests can build as many
+// registries as they like and no library can slip metrics in unnoticed.
+func newRegistry(version string) *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "natsfan_build_info",
+		Help: "Always 1; the labels tell which natsfan build is running.",
+		ConstLabels: prometheus.Labels{
+			"version":   version,
+			"goversion": runtime.Version(),
+			"revision":  vcsRevision(),
+		},
+	})
+	buildInfo.Set(1)
+	reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		buildInfo,
+	)
+	return reg
+}
+
+// listenServer is an http.Server whose listener is bound by Start, so that a
+// bind error is returned to the caller at start-up and the bound address is
+// known (port 0 picks a free one).
+type listenServer struct {
+	name string // for logs: "http" or "pprof"
+	log  *zap.Logger
+	srv  *http.Server
+
+	mu   sync.Mutex
+	ln   net.Listener  // set by Start
+	done chan struct{} // closed when Serve has returned
+	errc chan error    // receives Serve's error, if it fails on its own
+}
+
+func newListenServer(name, addr string, h http.Handler, writeTimeout time.Duration, log *zap.Logger) *listenServer {
+	log = log.Named(name)
+	return &listenServer{
+		name: name,
+		log:  log,
+		srv: &http.Server{
+			Addr:              addr,
+			Handler:           h,
+			ReadHeaderTimeout: 10 * time.Second,
+			WriteTimeout:      writeTimeout,
+			IdleTimeout:       2 * time.Minute,
+			ErrorLog:          stdLogAt(log, zapcore.WarnLevel),
+		},
+		errc: make(chan error, 1),
+	}
+}
+
+// Start binds the server's address and serves on it in a new goroutine. It
+// returns the bind error, if any; a server is started at most once.
+func (s *listenServer) Start() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ln != nil {
+		return fmt.Errorf("natsfan: %s server already started", s.name)
+	}
+	ln, err := net.Listen("tcp", s.srv.Addr)
+	if err != nil {
+		return fmt.Errorf("cannot listen for %s on %s: %w", s.name, s.srv.Addr, err)
+	}
+	s.ln = ln
+	s.done = make(chan struct{})
+	s.log.Info("listening", zap.Stringer("addr", ln.Addr()))
+	go func() {
+		defer close(s.done)
+		if err := s.srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("server failed", zap.Error(err))
+			s.errc <- fmt.Errorf("%s server on %s: %w", s.name, ln.Addr(), err)
+		}
+	}()
+	return nil
+}
+
+// Addr returns the bound address, or nil before Start.
+func (s *listenServer) Addr() net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ln == nil {
+		return nil
+	}
+	return s.ln.Addr()
+}
+
+// Err returns a channel that receives an error if the server stops serving
+// on its own, which it should never do; Shutdown does not send on it.
+func (s *listenServer) Err() <-chan error { return s.errc }
+
+// Shutdown stops accepting connections, waits for active requests to finish
+// (or ctx to end, then closes what is left) and for the serving goroutine
+// to return. It is a no-op on a server that was never started.
+func (s *listenServer) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	done := s.done
+	s.mu.Unlock()
+	if done == nil {
+		return nil
+	}
+	err := s.srv.Shutdown(ctx)
+	if err != nil {
+		// Requests still running past the deadline: cut them off.
+		s.srv.Close()
+	}
+	<-done
+	return err
+}
+
+// httpServer is natsfan's main HTTP server, on NATSFAN_HTTP_ADDR:
+//
+//	GET /livez      200 "ok" while the process serves HTTP at all; it never
+//	                looks at the upstream, so an outage there cannot get the
+//	                pod restarted
+//	GET /readyz     200 "ok", or 503 with the reason not ready as the body
+//	GET /metrics    Prometheus metrics from the registry given
+//	GET /loglevel   the current level, as zap's AtomicLevel serves it
+//	PUT /loglevel   change the level; loopback callers only, 403 otherwise
+type httpServer struct {
+	*listenServer
+	ready    func() error
+	notReady atomic.Pointer[string] // forced reason, set by SetNotReady
+}
+
+// newHTTPServer returns the main HTTP server for addr, not yet started.
+// ready reports why natsfan is not ready, or nil when it is; it is called
+// on every GET /readyz, from the request's goroutine. A nil ready means
+// always ready (unless SetNotReady was called).
+func newHTTPServer(addr string, reg *prometheus.Registry, level zap.AtomicLevel, ready func() error, log *zap.Logger) *httpServer {
+	s := &httpServer{ready: ready}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /livez", func(w http.ResponseWriter, _ *http.Request) {
+		writeText(w, http.StatusOK, "ok")
+	})
+	mux.HandleFunc("GET /readyz", s.serveReady)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{
+		ErrorLog: stdLogAt(log.Named("metrics"), zapcore.ErrorLevel),
+	}))
+	mux.Handle("/loglevel", logLevelHandler(level, log))
+	s.listenServer = newListenServer("http", addr, mux, 30*time.Second, log)
+	return s
+}
+
+// Handler returns the server's handler, for tests with httptest.
+func (s *httpServer) Handler() http.Handler { return s.srv.Handler }
+
+// SetNotReady makes /readyz answer 503 with reason from now on, whatever the
+// readiness function says. natsfan calls it first thing on shutdown so that
+// Kubernetes stops counting on the pod at once.
+func (s *httpServer) SetNotReady(reason string) { s.notReady.Store(&reason) }
+
+// readiness returns why natsfan is not ready, or nil.
+func (s *httpServer) readiness() error {
+	if reason := s.notReady.Load(); reason != nil {
+		return errors.New(*reason)
+	}
+	if s.ready == nil {
+		return nil
+	}
+	return s.ready()
+}
+
+func (s *httpServer) serveReady(w http.ResponseWriter, _ *http.Request) {
+	if err := s.readiness(); err != nil {
+		writeText(w, http.StatusServiceUnavailable, err.Error())
+		return
+	}
+	writeText(w, http.StatusOK, "ok")
+}
+
+// writeText writes a short plain-text answer that must not be cached.
+func writeText(w http.ResponseWriter, code int, body string) {
+	h := w.Header()
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(code)
+	fmt.Fprint(w, body)
+}
+
+// logLevelHandler serves zap's AtomicLevel, refusing any request but a read
+// from a non-loopback address, and logs changes.
+func logLevelHandler(level zap.AtomicLevel, log *zap.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead && !isLoopbackRemote(r.RemoteAddr) {
+			writeText(w, http.StatusForbidden, "the log level can only be changed from loopback (127.0.0.1 or ::1)\n")
+			return
+		}
+		before := level.Level()
+		level.ServeHTTP(w, r)
+		if after := level.Level(); after != before {
+			log.Info("log level changed", zap.Stringer("from", before), zap.Stringer("to", after), zap.String("remote", r.RemoteAddr))
+		}
+	})
+}
+
+// stdLogAt returns a standard library logger writing to log at level, for
+// the libraries that want one.
+func stdLogAt(log *zap.Logger, level zapcore.Level) *stdlog.Logger {
+	l, err := zap.NewStdLogAt(log, level)
+	if err != nil {
+		panic(err) // only for levels zap does not know
+	}
+	return l
+}
+
+// isLoopbackRemote reports whether an http.Request.RemoteAddr is a loopback
+// address. Forwarding headers are ignored on purpose: anyone can send them.
+func isLoopbackRemote(remoteAddr string) bool {
+	ap, err := netip.ParseAddrPort(remoteAddr)
+	return err == nil && ap.Addr().Unmap().IsLoopback()
+}
+
+// newPprofServer returns the net/http/pprof server for addr, not yet
+// started. Its handlers are on a mux of its own, never on the main server's
+// nor on http.DefaultServeMux (which importing net/http/pprof also fills, and
+// natsfan never serves).
+func newPprofServer(addr string, log *zap.Logger) *listenServer {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	// No write timeout: CPU profiles and traces take as long as asked.
+	return newListenServer("pprof", addr, mux, 0, log)
+}

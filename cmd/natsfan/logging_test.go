@@ -1,0 +1,65 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"regexp"
+	"strings"
+	"testing"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+)
+
+func TestNewLogger_JSON(t *testing.T) {
+	var buf bytes.Buffer
+	log, level, err := newLogger(&Config{LogLevel: "info", LogFormat: "json"}, &buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log.Debug("hidden")
+	log.Info("hello", zap.Int("n", 1))
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) != 1 {
+		t.Fatalf("want one line (debug suppressed), got:\n%s", buf.String())
+	}
+	var entry map[string]any
+	if err := json.Unmarshal([]byte(lines[0]), &entry); err != nil {
+		t.Fatalf("not JSON: %q: %v", lines[0], err)
+	}
+	if entry["level"] != "info" || entry["msg"] != "hello" || entry["n"] != 1.0 {
+		t.Errorf("entry = %v", entry)
+	}
+	ts, _ := entry["ts"].(string)
+	if !regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[-+Z]`).MatchString(ts) {
+		t.Errorf("ts = %q, want ISO 8601", entry["ts"])
+	}
+
+	level.SetLevel(zapcore.DebugLevel)
+	log.Debug("shown")
+	if !strings.Contains(buf.String(), `"msg":"shown"`) {
+		t.Errorf("debug entry missing after SetLevel(debug):\n%s", buf.String())
+	}
+}
+
+func TestNewLogger_console(t *testing.T) {
+	var buf bytes.Buffer
+	log, _, err := newLogger(&Config{LogLevel: "warn", LogFormat: "console"}, &buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log.Info("hidden")
+	log.Warn("careful")
+	out := buf.String()
+	if strings.Contains(out, "hidden") || !strings.Contains(out, "WARN") || !strings.Contains(out, "careful") || strings.HasPrefix(out, "{") {
+		t.Errorf("console output = %q", out)
+	}
+}
+
+func TestNewLogger_rejectsBadSettings(t *testing.T) {
+	for _, cfg := range []*Config{{LogLevel: "loud", LogFormat: "json"}, {LogLevel: "info", LogFormat: "xml"}} {
+		if _, _, err := newLogger(cfg, &bytes.Buffer{}); err == nil {
+			t.Errorf("newLogger(%q, %q) succeeded", cfg.LogLevel, cfg.LogFormat)
+		}
+	}
+}

@@ -1,0 +1,85 @@
+package main
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/natsfan/natsfan/fanout"
+	"github.com/natsfan/natsfan/ingest"
+)
+
+// collector turns the hub's and the ingester's own counters into Prometheus
+// metrics at scrape time, so the hot paths keep no metric objects of their
+// own and a scrape costs O(streams + subscriptions).
+type collector struct {
+	hub *fanout.Hub
+	in  *ingest.Ingester
+}
+
+func metricDesc(name, help string, labels ...string) *prometheus.Desc {
+	return prometheus.NewDesc("natsfan_"+name, help, labels, nil)
+}
+
+var (
+	descReceived      = metricDesc("messages_received_total", "Messages received from upstream and buffered, per configured subject.", "stream")
+	descReceivedBytes = metricDesc("received_bytes_total", "Bytes of messages (subject, reply, headers, payload) received from upstream, per configured subject.", "stream")
+	descDelivered     = metricDesc("messages_delivered_total", "Messages delivered to consumers, counting each consumer's copy.")
+	descDropped       = metricDesc("messages_dropped_total", "Messages lost, per configured subject and reason: upstream_pending_limit (nats.go's pending limit was hit), consumer_skipped (skipped by a consumer past its lag limit, per consumer).", "stream", "reason")
+	descSlowConsumers = metricDesc("slow_consumers_total", "Consumers cut off for falling further behind than their lag limit.", "stream")
+	descConsumers     = metricDesc("consumers", "Consumers connected.")
+	descStreamSubs    = metricDesc("stream_consumers", "Consumers reading each configured subject.", "stream")
+	descLagMessages   = metricDesc("consumer_lag_max_messages", "How far the furthest-behind consumer of a configured subject is behind its newest message.", "stream")
+	descLagBytes      = metricDesc("consumer_lag_max_bytes", "How far, in bytes, the furthest-behind consumer of a configured subject is behind its newest message.", "stream")
+	descBufMessages   = metricDesc("buffer_messages", "Messages in the retention window of a configured subject.", "stream")
+	descBufBytes      = metricDesc("buffer_bytes", "Bytes in the retention window of a configured subject.", "stream")
+	descPending       = metricDesc("ingest_pending_messages", "Messages nats.go has received but ingest has not buffered yet.", "stream")
+	descConnected     = metricDesc("upstream_connected", "1 while the upstream NATS connection is up.")
+	descReconnects    = metricDesc("upstream_reconnects_total", "Reconnections to upstream NATS. Messages published while disconnected are not received.")
+	descDisconnects   = metricDesc("upstream_disconnects_total", "Losses of the upstream NATS connection.")
+)
+
+func (c collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{
+		descReceived, descReceivedBytes, descDelivered, descDropped, descSlowConsumers,
+		descConsumers, descStreamSubs, descLagMessages, descLagBytes, descBufMessages,
+		descBufBytes, descPending, descConnected, descReconnects, descDisconnects,
+	} {
+		ch <- d
+	}
+}
+
+func (c collector) Collect(ch chan<- prometheus.Metric) {
+	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
+	}
+	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	}
+
+	hs := c.hub.Stats()
+	counter(descDelivered, hs.Delivered)
+	gauge(descConsumers, float64(hs.Subscriptions))
+	for _, s := range hs.Streams {
+		counter(descReceived, s.Received, s.Pattern)
+		counter(descReceivedBytes, s.ReceivedBytes, s.Pattern)
+		counter(descDropped, s.SkippedMsgs, s.Pattern, "consumer_skipped")
+		counter(descSlowConsumers, s.SlowConsumers, s.Pattern)
+		gauge(descStreamSubs, float64(s.Subscriptions), s.Pattern)
+		gauge(descLagMessages, float64(s.MaxLag), s.Pattern)
+		gauge(descLagBytes, float64(s.MaxLagBytes), s.Pattern)
+		gauge(descBufMessages, float64(s.Retained), s.Pattern)
+		gauge(descBufBytes, float64(s.RetainedBytes), s.Pattern)
+	}
+
+	is := c.in.Stats()
+	connected := 0.0
+	if is.Connected {
+		connected = 1
+	}
+	gauge(descConnected, connected)
+	counter(descReconnects, is.Reconnects)
+	counter(descDisconnects, is.Disconnects)
+	for _, s := range is.Streams {
+		counter(descDropped, s.Dropped, s.Pattern, "upstream_pending_limit")
+		gauge(descPending, float64(s.PendingMessages), s.Pattern)
+	}
+}

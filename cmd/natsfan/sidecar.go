@@ -1,0 +1,182 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"go.uber.org/zap"
+
+	"github.com/natsfan/natsfan/buffer"
+	"github.com/natsfan/natsfan/fanout"
+	"github.com/natsfan/natsfan/ingest"
+)
+
+// runSidecar runs natsfan with a valid configuration until ctx ends (the
+// first SIGTERM or SIGINT) or something fails that natsfan cannot recover
+// from, then shuts down in this order:
+//
+//  1. /readyz answers 503 at once, so Kubernetes stops counting on the pod;
+//  2. the upstream subscriptions are drained: what nats.go has received is
+//     buffered, then the connection closes;
+//  3. consumers read what is buffered, until NATSFAN_SHUTDOWN_TIMEOUT runs
+//     out for the whole shutdown;
+//  4. the HTTP servers and, in embedded mode, the NATS server stop.
+func runSidecar(ctx context.Context, cfg *Config, log *zap.Logger, level zap.AtomicLevel) error {
+	urls := cfg.NATSURL
+	if cfg.Embedded() {
+		srv, url, err := startEmbedded(cfg.EmbeddedPort, log)
+		if err != nil {
+			return err
+		}
+		defer srv.Shutdown()
+		urls = []string{url}
+	}
+
+	hub, err := fanout.NewHub(cfg.Subjects,
+		fanout.WithRetention(buffer.Retention{
+			MaxMessages: uint64(cfg.RetentionMessages),
+			MaxBytes:    uint64(cfg.RetentionBytes),
+			MaxAge:      cfg.RetentionAge,
+		}),
+		fanout.WithLagLimit(consumerLag(cfg)),
+		fanout.WithLogger(log.Named("fanout")))
+	if err != nil {
+		return err
+	}
+	defer hub.Close()
+
+	opts, err := natsOptions(cfg)
+	if err != nil {
+		return err
+	}
+	in := ingest.New(ingest.Config{
+		URLs:            urls,
+		NATSOptions:     opts,
+		PendingMessages: cfg.IngestPendingMessages,
+		PendingBytes:    int(cfg.IngestPendingBytes),
+		MaxBatch:        cfg.IngestMaxBatch,
+	}, hub.Streams(), log.Named("ingest"))
+	if err := in.Start(ctx); err != nil {
+		if ctx.Err() != nil {
+			log.Info("shutdown requested during start-up")
+			return nil
+		}
+		return err
+	}
+	defer in.Close()
+
+	reg := newRegistry(version)
+	reg.MustRegister(collector{hub: hub, in: in})
+	web := newHTTPServer(cfg.HTTPAddr, reg, level, in.Ready, log)
+	if err := web.Start(); err != nil {
+		return err
+	}
+	servers := []*listenServer{web.listenServer}
+	if cfg.PprofAddr != "" {
+		pp := newPprofServer(cfg.PprofAddr, log)
+		if err := pp.Start(); err != nil {
+			return err
+		}
+		servers = append(servers, pp)
+	}
+
+	log.Info("natsfan started",
+		zap.Strings("upstream", redactURLs(urls)),
+		zap.Strings("subjects", cfg.Subjects),
+		zap.String("probes", "http://"+web.Addr().String()+"/readyz"))
+	if cfg.Embedded() {
+		log.Info("publish to the embedded NATS server with any NATS client, e.g. nats pub -s " + urls[0] + " demo.hello hi")
+	}
+
+	var failure error
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down", zap.Duration("timeout", cfg.ShutdownTimeout))
+	case err := <-web.Err():
+		failure = fmt.Errorf("HTTP server failed: %w", err)
+	}
+	web.SetNotReady("shutting down")
+
+	shutdown, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := in.Drain(shutdown); err != nil {
+		log.Warn("upstream drain did not finish", zap.Error(err))
+	}
+	if err := hub.Drain(shutdown); err != nil {
+		log.Warn("consumers did not read everything before the shutdown timeout", zap.Error(err),
+			zap.Int("consumers", hub.Stats().Subscriptions))
+	}
+	for _, s := range servers {
+		if err := s.Shutdown(shutdown); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+			log.Warn("server shutdown", zap.String("server", s.name), zap.Error(err))
+		}
+	}
+	if failure == nil {
+		log.Info("natsfan stopped")
+	}
+	return failure
+}
+
+// consumerLag is the lag limit every consumer gets.
+func consumerLag(cfg *Config) buffer.Lag {
+	lag := buffer.Lag{
+		MaxMessages: uint64(cfg.ConsumerMaxLagMessages),
+		MaxBytes:    uint64(cfg.ConsumerMaxLagBytes),
+		Policy:      buffer.LagDisconnect,
+	}
+	if cfg.ConsumerLagPolicy == lagPolicySkip {
+		lag.Policy = buffer.LagSkip
+	}
+	return lag
+}
+
+// upstreamPingInterval is how often natsfan checks that upstream still
+// answers; two unanswered pings mark the connection stale.
+const upstreamPingInterval = 15 * time.Second
+
+// natsOptions turns the upstream authentication and TLS settings into
+// nats.go options. loadConfig has checked that the files exist and that at
+// most one authentication method is set.
+func natsOptions(cfg *Config) ([]nats.Option, error) {
+	opts := []nats.Option{
+		nats.Name(cfg.NATSName),
+		// nats.go pings every 2 minutes by default: a half-open upstream
+		// connection would go unnoticed, and /readyz stay 200, for minutes.
+		nats.PingInterval(upstreamPingInterval),
+		nats.MaxPingsOutstanding(2),
+	}
+	switch {
+	case cfg.NATSCredsFile != "":
+		opts = append(opts, nats.UserCredentials(cfg.NATSCredsFile))
+	case cfg.NATSNKeySeedFile != "":
+		opt, err := nats.NkeyOptionFromSeed(cfg.NATSNKeySeedFile)
+		if err != nil {
+			return nil, fmt.Errorf("NATSFAN_NATS_NKEY_SEED_FILE: %w", err)
+		}
+		opts = append(opts, opt)
+	case cfg.NATSToken != "":
+		opts = append(opts, nats.Token(cfg.NATSToken))
+	case cfg.NATSUser != "":
+		opts = append(opts, nats.UserInfo(cfg.NATSUser, cfg.NATSPassword))
+	}
+	if cfg.NATSTLSCA != "" {
+		opts = append(opts, nats.RootCAs(cfg.NATSTLSCA))
+	}
+	if cfg.NATSTLSCert != "" {
+		opts = append(opts, nats.ClientCert(cfg.NATSTLSCert, cfg.NATSTLSKey))
+	}
+	return opts, nil
+}
+
+// redactURLs returns urls with any user:password replaced, for logs.
+func redactURLs(urls []string) []string {
+	out := make([]string, len(urls))
+	for i, u := range urls {
+		out[i] = redactURL(strings.TrimSpace(u))
+	}
+	return out
+}

@@ -1,0 +1,139 @@
+package integration
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/natsfan/natsfan/buffer"
+	"github.com/natsfan/natsfan/fanout"
+	"github.com/natsfan/natsfan/ingest"
+)
+
+// startServer starts a nats-server in the test process on 127.0.0.1:port
+// (-1: a free one) and shuts it down when the test ends.
+func startServer(t *testing.T, port int) *server.Server {
+	t.Helper()
+	s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: port, NoSigs: true, NoLog: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Start()
+	if !s.ReadyForConnections(10 * time.Second) {
+		t.Fatalf("nats-server on port %d not ready", port)
+	}
+	t.Cleanup(s.Shutdown)
+	return s
+}
+
+// serverPort returns the port a started server listens on.
+func serverPort(t *testing.T, s *server.Server) int {
+	t.Helper()
+	_, port, err := net.SplitHostPort(s.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, _ := strconv.Atoi(port)
+	return n
+}
+
+// connect returns a nats.go connection to url, closed when the test ends.
+func connect(t *testing.T, url string) *nats.Conn {
+	t.Helper()
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	return nc
+}
+
+// sidecar is natsfan wired in the test process as cmd/natsfan wires it: a
+// hub and an ingester connected to an upstream server.
+type sidecar struct {
+	hub *fanout.Hub
+	in  *ingest.Ingester
+}
+
+func startSidecar(t *testing.T, url string, patterns []string, opts ...fanout.Option) *sidecar {
+	t.Helper()
+	hub, err := fanout.NewHub(patterns, append([]fanout.Option{fanout.WithLogger(zaptest.NewLogger(t))}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(hub.Close)
+	in := ingest.New(ingest.Config{URLs: []string{url}, NATSOptions: []nats.Option{nats.ReconnectWait(20 * time.Millisecond)}},
+		hub.Streams(), zaptest.NewLogger(t))
+	if err := in.Start(testContext(t)); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(in.Close)
+	waitFor(t, "the sidecar to be ready", func() bool { return in.Ready() == nil })
+	return &sidecar{hub: hub, in: in}
+}
+
+// subscribe subscribes to the sidecar's hub, closing it when the test ends.
+func (s *sidecar) subscribe(t *testing.T, pattern string, opts ...fanout.SubscribeOption) *fanout.Subscription {
+	t.Helper()
+	sub, err := s.hub.Subscribe(testContext(t), pattern, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sub.Close)
+	return sub
+}
+
+// testContext ends with the test, or after a deadline that fails a hung
+// test instead of letting it run into the package timeout.
+func testContext(t *testing.T) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// waitFor polls cond until it holds, failing the test after a deadline.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond) // polling interval, not synchronisation
+	}
+}
+
+// publishAll publishes msgs on nc and flushes, so the server has them all.
+func publishAll(t *testing.T, nc *nats.Conn, msgs ...*nats.Msg) {
+	t.Helper()
+	for _, m := range msgs {
+		if err := nc.PublishMsg(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// msg builds a message with a header carrying its index.
+func msg(subject string, i int) *nats.Msg {
+	m := nats.NewMsg(subject)
+	m.Header.Set("Index", strconv.Itoa(i))
+	m.Reply = "reply." + strconv.Itoa(i)
+	m.Data = fmt.Appendf(nil, "%s #%d", subject, i)
+	return m
+}
+
+// lagLimit is a consumer lag limit for tests that need a small one.
+func lagLimit(msgs uint64) fanout.Option {
+	return fanout.WithLagLimit(buffer.Lag{MaxMessages: msgs})
+}
