@@ -14,10 +14,11 @@ var ErrClosed = errors.New("buffer: reader closed")
 // retained event or after a given sequence number. A zero field means no
 // limit of that kind; a zero Retention keeps nothing but the head.
 //
-// The window is enforced on every Append (and by Expire) by dropping whole
-// items from the old end until every limit holds, so the window never
-// exceeds any of them. An item larger than a limit on its own is not
-// retained once the next item arrives.
+// The window is enforced on every Append (and by Expire) by dropping items
+// from the old end until every limit holds, so the window never exceeds any
+// of them. The message limit is exact, even where it cuts a batch; the byte
+// and age limits drop whole items. An item larger than the byte limit on its
+// own is not retained once the next item arrives.
 type Retention struct {
 	MaxMessages uint64        // events in the window
 	MaxBytes    uint64        // bytes in the window, as passed to Append
@@ -153,33 +154,36 @@ func (b *Buffer[T]) Expire() {
 	b.trim(b.head.Load(), b.now().UnixNano())
 }
 
-// trim advances the anchor past the oldest items until the window from the
-// anchor to head is within every limit of the retention.
+// trim advances the anchor until the window from the anchor to head is
+// within every limit of the retention. Bytes and age are per item, so items
+// leave whole for those. The message limit is exact: where it cuts into a
+// batch, the anchor's sequence number moves into the batch, readers that
+// start there skip the events before it, and the batch stays in memory
+// until it leaves whole. Its bytes still count for the byte limit then,
+// which errs on the side of less memory.
 func (b *Buffer[T]) trim(head *Item[T], now int64) {
+	r := b.retention
 	anchor := b.anchor.Load()
-	last := anchor // last item to drop; the new anchor follows it
+	last := anchor // the new anchor follows this item
+	seq, bytes := anchor.seq, anchor.bytes
 	for last != head {
 		oldest := last.link.next.Load()
-		if !b.overLimit(last, oldest, head, now) {
-			break
+		whole := r.keepsNothing() ||
+			(r.MaxBytes > 0 && head.bytes-bytes > r.MaxBytes) ||
+			(r.MaxAge > 0 && now-oldest.at > int64(r.MaxAge)) ||
+			(r.MaxMessages > 0 && head.seq-oldest.seq >= r.MaxMessages)
+		if whole {
+			last, seq, bytes = oldest, oldest.seq, oldest.bytes
+			continue
 		}
-		last = oldest
+		if r.MaxMessages > 0 && head.seq-seq > r.MaxMessages {
+			seq = head.seq - r.MaxMessages // part of oldest's batch leaves
+		}
+		break
 	}
-	if last != anchor {
-		b.anchor.Store(last.FollowAfter())
+	if seq != anchor.seq || last != anchor {
+		b.anchor.Store(&Item[T]{seq: seq, bytes: bytes, link: last.link})
 	}
-}
-
-// overLimit reports whether the window that starts after anchor (whose
-// first item is oldest) and ends at head breaks a retention limit.
-func (b *Buffer[T]) overLimit(anchor, oldest, head *Item[T], now int64) bool {
-	r := b.retention
-	if r.keepsNothing() {
-		return true
-	}
-	return (r.MaxMessages > 0 && head.seq-anchor.seq > r.MaxMessages) ||
-		(r.MaxBytes > 0 && head.bytes-anchor.bytes > r.MaxBytes) ||
-		(r.MaxAge > 0 && now-oldest.at > int64(r.MaxAge))
 }
 
 // Window returns the number of events and bytes in the retention window.

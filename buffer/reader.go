@@ -73,7 +73,7 @@ type Reader[T any] struct {
 	buf  *Buffer[T]
 	lag  Lag
 	pos  atomic.Pointer[Item[T]] // last item delivered; an item with Err once cut
-	skip uint64                  // events up to this number are not delivered (StartAfter inside a batch)
+	skip uint64                  // events up to this number are not delivered: the start may be inside a batch
 
 	sinceCheck int // items read since Next last checked the lag; owned by Next's caller
 
@@ -95,30 +95,31 @@ func (b *Buffer[T]) NewReader(start Start, lag Lag) (r *Reader[T], missed uint64
 	case startOldest:
 		pos = b.Oldest()
 	case startAfter:
-		pos, r.skip, missed = b.find(start.after)
+		pos, missed = b.find(start.after)
 	}
+	r.skip = pos.seq // pos may stand inside the batch that follows it
 	r.pos.Store(pos)
 	b.register(r)
 	return r, missed
 }
 
-// find returns the item after which the event numbered seq+1 is delivered,
-// walking the retention window from its old end: O(window). If that event
-// is inside a batch, the events up to skip are not to be delivered.
-func (b *Buffer[T]) find(seq uint64) (pos *Item[T], skip, missed uint64) {
+// find returns the position from which the event numbered seq+1 is the
+// next delivered, walking the retention window from its old end: O(window).
+// The position may stand inside the batch that follows it: its Seq is seq.
+func (b *Buffer[T]) find(seq uint64) (pos *Item[T], missed uint64) {
 	anchor := b.Oldest()
 	if seq < anchor.seq {
-		return anchor, 0, anchor.seq - seq
+		return anchor, anchor.seq - seq
 	}
 	head := b.Head()
 	if seq >= head.seq {
-		return head.FollowAfter(), 0, 0
+		return head.FollowAfter(), 0
 	}
 	pos = anchor
 	for {
 		next := pos.link.next.Load() // not nil: pos.seq <= seq < head.seq
 		if next.seq > seq {
-			return pos, seq, 0 // next holds event seq+1
+			return &Item[T]{seq: seq, bytes: pos.bytes, link: pos.link}, 0 // next holds event seq+1
 		}
 		pos = next
 	}

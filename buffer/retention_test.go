@@ -2,6 +2,7 @@ package buffer_test
 
 import (
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -44,12 +45,13 @@ func TestBuffer_WindowNeverExceedsAnyLimit(t *testing.T) {
 	}
 }
 
-// countFromOldest counts the events between the oldest retained item and the
+// countFromOldest counts the events between the oldest retained one and the
 // head, walking the list as a reader would.
 func countFromOldest(t *testing.T, b *buffer.Buffer[int]) uint64 {
 	t.Helper()
 	var n uint64
-	for it := b.Oldest(); ; {
+	start := b.Oldest()
+	for it := start; ; {
 		next, err := it.NextNoBlock()
 		if err != nil {
 			t.Fatal(err)
@@ -57,7 +59,11 @@ func countFromOldest(t *testing.T, b *buffer.Buffer[int]) uint64 {
 		if next == nil {
 			return n
 		}
-		n += uint64(len(next.Events))
+		for _, e := range next.Events {
+			if uint64(e) > start.Seq() {
+				n++
+			}
+		}
 		it = next
 	}
 }
@@ -106,5 +112,19 @@ func TestBuffer_MaxAgeDropsOldItemsOnAppendAndExpire(t *testing.T) {
 	b.Expire()
 	if msgs, _ := b.Window(); msgs != 0 {
 		t.Fatalf("after everything aged out: window = %d messages, want 0", msgs)
+	}
+}
+
+func TestBuffer_MessageLimitIsExactEvenInsideABatch(t *testing.T) {
+	b := buffer.New[int](buffer.Retention{MaxMessages: 5})
+	b.Append([]int{1, 2, 3, 4}, 4)
+	b.Append([]int{5, 6, 7}, 3) // the window is 3..7: it cuts the first batch
+	if msgs, _ := b.Window(); msgs != 5 {
+		t.Fatalf("Window = %d messages, want 5", msgs)
+	}
+	r, _ := b.NewReader(buffer.StartAtOldest(), buffer.Lag{})
+	defer r.Close()
+	if got := readEvents(t, r, 5); !slices.Equal(got, []int{3, 4, 5, 6, 7}) {
+		t.Fatalf("a reader from the oldest read %v, want [3 4 5 6 7]", got)
 	}
 }
