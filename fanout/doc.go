@@ -35,9 +35,21 @@
 // check their own lag as they read; the hub's sweeper catches the ones that
 // stopped reading.
 //
+// # Consumers in other processes
+//
+// A Server serves the same subscriptions to other processes over the NATS
+// client protocol, on a Unix socket (ListenUnix) or a loopback TCP address:
+// any NATS client connects to it as to nats-server, and each SUB becomes a
+// Subscription (a queue group shares one). The wire codec is in the
+// protocol subpackage. A connection that falls behind its lag limit, or
+// whose writes stall past the write deadline, is sent -ERR 'Slow Consumer'
+// and closed; messages a connection has not taken stay in the hub, shared,
+// so a slow connection costs at most 1 MiB of its own.
+//
 // # Shutting down
 //
 // Drain ends the streams and lets subscriptions read what they hold, up to a
 // deadline; Close ends everything at once. Either way a subscription's last
-// Next returns ErrHubClosed.
+// Next returns ErrHubClosed. Server.Shutdown, after the hub's Drain, closes
+// each connection once what was queued for it is written.
 package fanout

@@ -38,8 +38,10 @@ func WithRetention(r buffer.Retention) Option { return func(c *hubConfig) { c.re
 
 // WithLagLimit sets how far a subscription may fall behind the newest
 // message of a stream, and what happens past that, unless the subscription
-// sets its own (see WithSubscriptionLag). The default: 65,536 messages or
-// 32 MiB, then disconnect.
+// sets its own (see WithSubscriptionLag). The default: 1,000,000 messages or
+// 64 MiB (nats-server's max_pending for a client), then disconnect. Lag
+// costs little memory: every subscription shares the same messages, so the
+// hub holds at most the furthest-behind subscription's lag, not the sum.
 func WithLagLimit(l buffer.Lag) Option { return func(c *hubConfig) { c.lag = l } }
 
 // WithSweepInterval sets how often the hub applies lag limits to
@@ -77,7 +79,7 @@ type Hub struct {
 func NewHub(patterns []string, opts ...Option) (*Hub, error) {
 	c := hubConfig{
 		retention: buffer.Retention{MaxMessages: 10_000},
-		lag:       buffer.Lag{MaxMessages: 65_536, MaxBytes: 32 << 20},
+		lag:       buffer.Lag{MaxMessages: 1_000_000, MaxBytes: 64 << 20},
 		sweep:     100 * time.Millisecond,
 		log:       zap.NewNop(),
 	}

@@ -174,14 +174,7 @@ func (s *Subscription) Next(ctx context.Context) (*Msg, error) {
 			s.gaps = s.gaps[1:]
 			return nil, gap
 		}
-		for len(s.pending) > 0 {
-			m := s.pending[0]
-			s.pending = s.pending[1:]
-			s.from.last = m.Seq
-			if s.from.filter && !subjects.Match(s.pattern, m.Subject) {
-				continue
-			}
-			s.delivered.Add(1)
+		if m := s.tryNext(); m != nil {
 			return m, nil
 		}
 		sr, batch, err := s.nextBatch(ctx)
@@ -193,6 +186,26 @@ func (s *Subscription) Next(ctx context.Context) (*Msg, error) {
 		}
 		s.pending, s.from = batch.Events, sr
 	}
+}
+
+// tryNext returns the next matching message of the current batch, or nil
+// if it holds no more, without blocking. A gap to report also gives nil: Next
+// reports it. Like Next, it must be called from Next's goroutine.
+func (s *Subscription) tryNext() *Msg {
+	if len(s.gaps) > 0 {
+		return nil
+	}
+	for len(s.pending) > 0 {
+		m := s.pending[0]
+		s.pending = s.pending[1:]
+		s.from.last = m.Seq
+		if s.from.filter && !subjects.Match(s.pattern, m.Subject) {
+			continue
+		}
+		s.delivered.Add(1)
+		return m
+	}
+	return nil
 }
 
 func (s *Subscription) nextBatch(ctx context.Context) (*streamReader, buffer.Batch[*Msg], error) {
