@@ -16,6 +16,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/netip"
 	"net/url"
@@ -77,12 +78,20 @@ type Config struct {
 	NATSTLSCert      string `env:"NATS_TLS_CERT" group:"Upstream authentication and TLS" help:"Path of a PEM client certificate, for mutual TLS; needs NATSFAN_NATS_TLS_KEY."`
 	NATSTLSKey       string `env:"NATS_TLS_KEY" group:"Upstream authentication and TLS" help:"Path of the PEM private key of NATSFAN_NATS_TLS_CERT."`
 
-	Socket                 string   `env:"SOCKET" envDefault:"/tmp/natsfan.sock" group:"Consumers" help:"Path of the Unix socket local consumers connect to; it speaks the NATS client protocol. Absolute, and short enough for a socket address. Validated, not served yet: the socket server is in development."`
-	SocketMode             FileMode `env:"SOCKET_MODE" envDefault:"0660" group:"Consumers" expect:"an octal file mode from 0000 to 0777, such as 0660" help:"Permissions of the socket file, in octal."`
-	Listen                 string   `env:"LISTEN" group:"Consumers" help:"Optional loopback TCP address (host:port with host 127.0.0.1, ::1 or localhost) serving the same protocol, for clients that cannot dial a Unix socket. Empty: off. Validated, not served yet: the socket server is in development."`
-	ConsumerMaxLagMessages int      `env:"CONSUMER_MAX_LAG_MESSAGES" envDefault:"65536" group:"Consumers" expect:"an integer greater than 0" help:"How many messages one consumer may fall behind the newest message before NATSFAN_CONSUMER_LAG_POLICY applies to it."`
-	ConsumerMaxLagBytes    ByteSize `env:"CONSUMER_MAX_LAG_BYTES" envDefault:"32MiB" group:"Consumers" expect:"a size greater than 0, such as 33554432, 512KiB or 32MiB" help:"How many bytes of messages one consumer may fall behind the newest message before NATSFAN_CONSUMER_LAG_POLICY applies to it."`
-	ConsumerLagPolicy      string   `env:"CONSUMER_LAG_POLICY" envDefault:"disconnect" group:"Consumers" expect:"disconnect or skip" help:"What happens to a consumer past its maximum lag: disconnect (it gets -ERR 'Slow Consumer' and is closed) or skip (it jumps ahead to the newest message and is told how many it missed)."`
+	Socket                 string        `env:"SOCKET" envDefault:"/tmp/natsfan.sock" group:"Consumers" help:"Path of the Unix socket local consumers connect to; it speaks the NATS client protocol. Absolute, and short enough for a socket address. Missing directories are created; the group and others may enter them if NATSFAN_SOCKET_MODE lets them connect. A socket left by a crashed run is replaced; one a running process answers on is an error."`
+	SocketMode             FileMode      `env:"SOCKET_MODE" envDefault:"0660" group:"Consumers" expect:"an octal file mode from 0000 to 0777, such as 0660" help:"Permissions of the socket file, in octal."`
+	Listen                 string        `env:"LISTEN" group:"Consumers" help:"Optional loopback TCP address (host:port with host 127.0.0.1, ::1 or localhost) serving the same protocol, for clients that cannot dial a Unix socket. Empty: off."`
+	SocketMaxConnections   int           `env:"SOCKET_MAX_CONNECTIONS" envDefault:"10000" group:"Consumers" expect:"an integer greater than 0" help:"Most consumer connections served at once, over the socket and NATSFAN_LISTEN together; further ones are refused."`
+	SocketMaxSubscriptions int           `env:"SOCKET_MAX_SUBSCRIPTIONS" envDefault:"10000" group:"Consumers" expect:"an integer greater than 0" help:"Most subscriptions one consumer connection may hold at once; a SUB beyond them is refused."`
+	SocketMaxControlLine   int           `env:"SOCKET_MAX_CONTROL_LINE" envDefault:"4096" group:"Consumers" expect:"an integer from 256 to 1048576" help:"Longest protocol line (such as CONNECT or SUB with its arguments) a consumer may send, in bytes; a longer one closes the connection."`
+	SocketMaxPayload       ByteSize      `env:"SOCKET_MAX_PAYLOAD" envDefault:"1MiB" group:"Consumers" expect:"a size from 1 byte to 64MiB, such as 1048576 or 1MiB" help:"Largest payload a consumer may send in a PUB, and the max_payload advertised to clients. Consumers cannot publish through natsfan (a PUB is refused as a permissions violation); a larger one closes the connection."`
+	SocketConnectTimeout   time.Duration `env:"SOCKET_CONNECT_TIMEOUT" envDefault:"2s" group:"Consumers" expect:"a duration greater than 0, such as 2s or 500ms" help:"How long a new consumer connection has to send CONNECT; one that has not by then gets -ERR 'Authentication Timeout' and is closed."`
+	SocketPingInterval     time.Duration `env:"SOCKET_PING_INTERVAL" envDefault:"30s" group:"Consumers" expect:"a duration greater than 0, such as 30s or 1m" help:"How often natsfan sends PING to each consumer connection, to find connections whose other end is gone."`
+	SocketMaxPingsOut      int           `env:"SOCKET_MAX_PINGS_OUT" envDefault:"2" group:"Consumers" expect:"an integer greater than 0" help:"Unanswered PINGs after which a consumer connection is stale and closed."`
+	SocketWriteDeadline    time.Duration `env:"SOCKET_WRITE_DEADLINE" envDefault:"10s" group:"Consumers" expect:"a duration greater than 0, such as 10s or 1m" help:"Longest a write to one consumer connection may take; a consumer that does not read for that long is a slow consumer, and its connection is closed."`
+	ConsumerMaxLagMessages int           `env:"CONSUMER_MAX_LAG_MESSAGES" envDefault:"1000000" group:"Consumers" expect:"an integer greater than 0" help:"How many messages one consumer may fall behind the newest message before NATSFAN_CONSUMER_LAG_POLICY applies to it."`
+	ConsumerMaxLagBytes    ByteSize      `env:"CONSUMER_MAX_LAG_BYTES" envDefault:"64MiB" group:"Consumers" expect:"a size greater than 0, such as 67108864, 512KiB or 64MiB" help:"How many bytes of messages one consumer may fall behind the newest message before NATSFAN_CONSUMER_LAG_POLICY applies to it (nats-server allows a client 64MB). Consumers share the messages, so this costs at most this much memory in all, not per consumer."`
+	ConsumerLagPolicy      string        `env:"CONSUMER_LAG_POLICY" envDefault:"disconnect" group:"Consumers" expect:"disconnect or skip" help:"What happens to a consumer past its maximum lag: disconnect (it gets -ERR 'Slow Consumer' and is closed) or skip (it jumps ahead to the newest message and is told how many it missed)."`
 
 	RetentionMessages int           `env:"RETENTION_MESSAGES" envDefault:"100000" group:"Buffering" expect:"an integer, 0 or more" help:"Messages kept per configured subject for consumers to catch up from; 0: no count limit. NATSFAN_RETENTION_MESSAGES and NATSFAN_RETENTION_BYTES cannot both be 0, so memory stays bounded."`
 	RetentionBytes    ByteSize      `env:"RETENTION_BYTES" envDefault:"64MiB" group:"Buffering" help:"Bytes of messages kept per configured subject: a number of bytes, or a number with a unit such as 512KiB, 64MiB or 1GiB; 0: no byte limit."`
@@ -393,6 +402,7 @@ func validate(cfg *Config, p *problems) {
 	if cfg.Listen != "" {
 		checkAddr(p, "LISTEN", cfg.Listen, true, "the consumer protocol has no authentication, so it is only served on loopback")
 	}
+	validateSocketLimits(cfg, p)
 	if p.ok("CONSUMER_MAX_LAG_MESSAGES") && cfg.ConsumerMaxLagMessages <= 0 {
 		p.invalid("CONSUMER_MAX_LAG_MESSAGES")
 	}
@@ -708,7 +718,9 @@ func readFile(p *problems, name string) ([]byte, bool) {
 }
 
 // validateSocket checks NATSFAN_SOCKET. A Unix socket path must fit in
-// sockaddr_un's sun_path with its terminating NUL, 108 bytes on Linux.
+// sockaddr_un's sun_path with its terminating NUL, 108 bytes on Linux. The
+// socket's directory need not exist, since natsfan creates it, but the
+// nearest ancestor that exists must be a directory.
 func validateSocket(cfg *Config, p *problems) {
 	maxLen := len(syscall.RawSockaddrUnix{}.Path) - 1
 	switch s := cfg.Socket; {
@@ -718,10 +730,49 @@ func validateSocket(cfg *Config, p *problems) {
 		p.addf("SOCKET", "path is %d bytes long, but a Unix socket path can be at most %d bytes: %q", len(s), maxLen, s)
 	default:
 		dir := filepath.Dir(s)
-		if fi, err := os.Stat(dir); err != nil {
-			p.addf("SOCKET", "the socket's directory cannot be used: %v", err)
-		} else if !fi.IsDir() {
-			p.addf("SOCKET", "%s is not a directory", dir)
+		for d := dir; ; d = filepath.Dir(d) {
+			fi, err := os.Stat(d)
+			switch {
+			case err == nil && fi.IsDir():
+				return
+			case err == nil && d == dir:
+				p.addf("SOCKET", "%s is not a directory", dir)
+				return
+			case err == nil:
+				p.addf("SOCKET", "%s is not a directory, so the socket's directory %s cannot be created", d, dir)
+				return
+			case !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR):
+				p.addf("SOCKET", "the socket's directory cannot be used: %v", err)
+				return
+			case filepath.Dir(d) == d:
+				return // nothing exists, not even the root: nothing to say
+			}
+		}
+	}
+}
+
+// maxSocketPayload is the largest NATSFAN_SOCKET_MAX_PAYLOAD, nats-server's
+// own ceiling for max_payload.
+const maxSocketPayload = 64 << 20
+
+// validateSocketLimits checks the limits of consumer connections.
+func validateSocketLimits(cfg *Config, p *problems) {
+	checks := []struct {
+		name string
+		ok   bool
+	}{
+		{"SOCKET_MAX_CONNECTIONS", cfg.SocketMaxConnections > 0},
+		{"SOCKET_MAX_SUBSCRIPTIONS", cfg.SocketMaxSubscriptions > 0},
+		{"SOCKET_CONNECT_TIMEOUT", cfg.SocketConnectTimeout > 0},
+		{"SOCKET_PING_INTERVAL", cfg.SocketPingInterval > 0},
+		{"SOCKET_MAX_PINGS_OUT", cfg.SocketMaxPingsOut > 0},
+		{"SOCKET_WRITE_DEADLINE", cfg.SocketWriteDeadline > 0},
+		{"SOCKET_MAX_CONTROL_LINE", cfg.SocketMaxControlLine >= 256 && cfg.SocketMaxControlLine <= 1<<20},
+		{"SOCKET_MAX_PAYLOAD", cfg.SocketMaxPayload > 0 && cfg.SocketMaxPayload <= maxSocketPayload},
+	}
+	for _, c := range checks {
+		if p.ok(c.name) && !c.ok {
+			p.invalid(c.name)
 		}
 	}
 }

@@ -37,7 +37,7 @@ func main() {
 // exit status.
 func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 {
-		return runCommand(args, stdout, stderr)
+		return runCommand(ctx, args, environ, stdout, stderr)
 	}
 
 	cfg, err := loadConfig(environ)
@@ -69,8 +69,14 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 }
 
 // runCommand handles natsfan's few command-line arguments; everything else
-// is configured by environment variables.
-func runCommand(args []string, stdout, stderr io.Writer) int {
+// is configured by environment variables. Only natsfan sub takes arguments
+// of its own.
+func runCommand(ctx context.Context, args, environ []string, stdout, stderr io.Writer) int {
+	if args[0] == "sub" {
+		ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+		defer stop()
+		return runSub(ctx, args[1:], environ, stdout, stderr)
+	}
 	if len(args) > 1 {
 		fmt.Fprintf(stderr, "natsfan: too many arguments %q; natsfan is configured by environment variables (natsfan -h)\n", args)
 		return exitConfigError

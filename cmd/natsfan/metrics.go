@@ -3,6 +3,7 @@ package main
 import (
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/natsfan/natsfan/buffer"
 	"github.com/natsfan/natsfan/fanout"
 	"github.com/natsfan/natsfan/ingest"
 )
@@ -11,8 +12,10 @@ import (
 // metrics at scrape time, so the hot paths keep no metric objects of their
 // own and a scrape costs O(streams + subscriptions).
 type collector struct {
-	hub *fanout.Hub
-	in  *ingest.Ingester
+	hub  *fanout.Hub
+	in   *ingest.Ingester
+	sock *fanout.Server
+	lag  buffer.Lag // every consumer's lag limit
 }
 
 func metricDesc(name, help string, labels ...string) *prometheus.Desc {
@@ -35,6 +38,10 @@ var (
 	descConnected     = metricDesc("upstream_connected", "1 while the upstream NATS connection is up.")
 	descReconnects    = metricDesc("upstream_reconnects_total", "Reconnections to upstream NATS. Messages published while disconnected are not received.")
 	descDisconnects   = metricDesc("upstream_disconnects_total", "Losses of the upstream NATS connection.")
+	descConns         = metricDesc("socket_connections", "Consumer connections open on the socket and NATSFAN_LISTEN.")
+	descAccepted      = metricDesc("socket_connections_accepted_total", "Consumer connections accepted.")
+	descConnsClosed   = metricDesc("socket_connections_closed_total", "Consumer connections closed, by reason: client_closed, slow_consumer, stale_connection, connect_timeout, max_connections, max_control_line, max_payload, protocol_error, server_shutdown, write_error.", "reason")
+	descSocketLimit   = metricDesc("socket_limit", "The limits of consumer connections, as configured (durations in seconds).", "limit")
 )
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
@@ -42,6 +49,7 @@ func (c collector) Describe(ch chan<- *prometheus.Desc) {
 		descReceived, descReceivedBytes, descDelivered, descDropped, descSlowConsumers,
 		descConsumers, descStreamSubs, descLagMessages, descLagBytes, descBufMessages,
 		descBufBytes, descPending, descConnected, descReconnects, descDisconnects,
+		descConns, descAccepted, descConnsClosed, descSocketLimit,
 	} {
 		ch <- d
 	}
@@ -81,5 +89,27 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	for _, s := range is.Streams {
 		counter(descDropped, s.Dropped, s.Pattern, "upstream_pending_limit")
 		gauge(descPending, float64(s.PendingMessages), s.Pattern)
+	}
+
+	ss := c.sock.Stats()
+	gauge(descConns, float64(ss.Connections))
+	counter(descAccepted, ss.Accepted)
+	for reason, n := range ss.Closed {
+		counter(descConnsClosed, n, reason)
+	}
+	lim := c.sock.Config()
+	for name, v := range map[string]float64{
+		"max_connections":   float64(lim.MaxConnections),
+		"max_subscriptions": float64(lim.MaxSubscriptions),
+		"max_control_line":  float64(lim.MaxControlLine),
+		"max_payload":       float64(lim.MaxPayload),
+		"connect_timeout":   lim.ConnectTimeout.Seconds(),
+		"ping_interval":     lim.PingInterval.Seconds(),
+		"max_pings_out":     float64(lim.MaxPingsOut),
+		"write_deadline":    lim.WriteDeadline.Seconds(),
+		"max_lag_messages":  float64(c.lag.MaxMessages),
+		"max_lag_bytes":     float64(c.lag.MaxBytes),
+	} {
+		gauge(descSocketLimit, v, name)
 	}
 }

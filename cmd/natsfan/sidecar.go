@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"os"
 	"strings"
 	"time"
 
@@ -23,7 +25,8 @@ import (
 //  2. the upstream subscriptions are drained: what nats.go has received is
 //     buffered, then the connection closes;
 //  3. consumers read what is buffered, until NATSFAN_SHUTDOWN_TIMEOUT runs
-//     out for the whole shutdown;
+//     out for the whole shutdown; then their connections close, once what
+//     is queued for them is written, and the socket file is removed;
 //  4. the HTTP servers and, in embedded mode, the NATS server stop.
 func runSidecar(ctx context.Context, cfg *Config, log *zap.Logger, level zap.AtomicLevel) error {
 	urls := cfg.NATSURL
@@ -59,7 +62,7 @@ func runSidecar(ctx context.Context, cfg *Config, log *zap.Logger, level zap.Ato
 		PendingMessages: cfg.IngestPendingMessages,
 		PendingBytes:    int(cfg.IngestPendingBytes),
 		MaxBatch:        cfg.IngestMaxBatch,
-	}, hub.Streams(), log.Named("ingest"))
+	}, hub.Streams(), log)
 	if err := in.Start(ctx); err != nil {
 		if ctx.Err() != nil {
 			log.Info("shutdown requested during start-up")
@@ -69,8 +72,30 @@ func runSidecar(ctx context.Context, cfg *Config, log *zap.Logger, level zap.Ato
 	}
 	defer in.Close()
 
+	sock := fanout.NewServer(hub, fanout.ServerConfig{
+		Name:             cfg.NATSName,
+		Version:          version,
+		MaxConnections:   cfg.SocketMaxConnections,
+		MaxSubscriptions: cfg.SocketMaxSubscriptions,
+		MaxControlLine:   cfg.SocketMaxControlLine,
+		MaxPayload:       int(cfg.SocketMaxPayload),
+		ConnectTimeout:   cfg.SocketConnectTimeout,
+		PingInterval:     cfg.SocketPingInterval,
+		MaxPingsOut:      cfg.SocketMaxPingsOut,
+		WriteDeadline:    cfg.SocketWriteDeadline,
+	}, log.Named("socket"))
+	defer sock.Close()
+	listeners, err := listenConsumers(cfg)
+	if err != nil {
+		return err
+	}
+	served := make(chan error, len(listeners))
+	for _, ln := range listeners {
+		go func() { served <- sock.Serve(ln) }()
+	}
+
 	reg := newRegistry(version)
-	reg.MustRegister(collector{hub: hub, in: in})
+	reg.MustRegister(collector{hub: hub, in: in, sock: sock, lag: consumerLag(cfg)})
 	web := newHTTPServer(cfg.HTTPAddr, reg, level, in.Ready, log)
 	if err := web.Start(); err != nil {
 		return err
@@ -84,13 +109,18 @@ func runSidecar(ctx context.Context, cfg *Config, log *zap.Logger, level zap.Ato
 		servers = append(servers, pp)
 	}
 
-	log.Info("natsfan started",
+	consumers := []zap.Field{zap.String("socket", cfg.Socket)}
+	if cfg.Listen != "" {
+		consumers = append(consumers, zap.String("listen", listeners[1].Addr().String()))
+	}
+	log.Info("natsfan started", append(consumers,
 		zap.Strings("upstream", redactURLs(urls)),
 		zap.Strings("subjects", cfg.Subjects),
-		zap.String("probes", "http://"+web.Addr().String()+"/readyz"))
+		zap.String("probes", "http://"+web.Addr().String()+"/readyz"))...)
 	if cfg.Embedded() {
 		log.Info("publish to the embedded NATS server with any NATS client, e.g. nats pub -s " + urls[0] + " demo.hello hi")
 	}
+	log.Info("consume with any NATS client on the socket, e.g. natsfan sub --socket " + cfg.Socket + " '>'")
 
 	var failure error
 	select {
@@ -98,6 +128,8 @@ func runSidecar(ctx context.Context, cfg *Config, log *zap.Logger, level zap.Ato
 		log.Info("shutting down", zap.Duration("timeout", cfg.ShutdownTimeout))
 	case err := <-web.Err():
 		failure = fmt.Errorf("HTTP server failed: %w", err)
+	case err := <-served:
+		failure = fmt.Errorf("consumer listener failed: %w", err)
 	}
 	web.SetNotReady("shutting down")
 
@@ -110,6 +142,9 @@ func runSidecar(ctx context.Context, cfg *Config, log *zap.Logger, level zap.Ato
 		log.Warn("consumers did not read everything before the shutdown timeout", zap.Error(err),
 			zap.Int("consumers", hub.Stats().Subscriptions))
 	}
+	if err := sock.Shutdown(shutdown); err != nil {
+		log.Warn("consumer connections closed before everything was written", zap.Error(err))
+	}
 	for _, s := range servers {
 		if err := s.Shutdown(shutdown); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 			log.Warn("server shutdown", zap.String("server", s.name), zap.Error(err))
@@ -119,6 +154,25 @@ func runSidecar(ctx context.Context, cfg *Config, log *zap.Logger, level zap.Ato
 		log.Info("natsfan stopped")
 	}
 	return failure
+}
+
+// listenConsumers opens the Unix socket and, when NATSFAN_LISTEN is set, the
+// loopback TCP address consumers connect to.
+func listenConsumers(cfg *Config) ([]net.Listener, error) {
+	unix, err := fanout.ListenUnix(cfg.Socket, os.FileMode(cfg.SocketMode))
+	if err != nil {
+		return nil, fmt.Errorf("NATSFAN_SOCKET: %w", err)
+	}
+	listeners := []net.Listener{unix}
+	if cfg.Listen != "" {
+		tcp, err := net.Listen("tcp", cfg.Listen)
+		if err != nil {
+			unix.Close()
+			return nil, fmt.Errorf("NATSFAN_LISTEN: %w", err)
+		}
+		listeners = append(listeners, tcp)
+	}
+	return listeners, nil
 }
 
 // consumerLag is the lag limit every consumer gets.

@@ -19,6 +19,9 @@ local consumers speaking the NATS client protocol over a Unix socket.
 Usage:
   natsfan            run the sidecar
   natsfan version    print the version and exit
+  natsfan sub SUBJECT
+                     print the messages natsfan serves on SUBJECT, for
+                     debugging (natsfan sub -h)
   natsfan help       print this help and exit (also -h, --help)
 
 natsfan is configured by environment variables only. Unknown NATSFAN_
