@@ -19,7 +19,7 @@ import (
 
 // startServer starts a nats-server in the test process on 127.0.0.1:port
 // (-1: a free one) and shuts it down when the test ends.
-func startServer(t *testing.T, port int) *server.Server {
+func startServer(t testing.TB, port int) *server.Server {
 	t.Helper()
 	s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: port, NoSigs: true, NoLog: true})
 	if err != nil {
@@ -34,7 +34,7 @@ func startServer(t *testing.T, port int) *server.Server {
 }
 
 // serverPort returns the port a started server listens on.
-func serverPort(t *testing.T, s *server.Server) int {
+func serverPort(t testing.TB, s *server.Server) int {
 	t.Helper()
 	_, port, err := net.SplitHostPort(s.Addr().String())
 	if err != nil {
@@ -45,7 +45,7 @@ func serverPort(t *testing.T, s *server.Server) int {
 }
 
 // connect returns a nats.go connection to url, closed when the test ends.
-func connect(t *testing.T, url string) *nats.Conn {
+func connect(t testing.TB, url string) *nats.Conn {
 	t.Helper()
 	nc, err := nats.Connect(url)
 	if err != nil {
@@ -62,7 +62,7 @@ type sidecar struct {
 	in  *ingest.Ingester
 }
 
-func startSidecar(t *testing.T, url string, patterns []string, opts ...fanout.Option) *sidecar {
+func startSidecar(t testing.TB, url string, patterns []string, opts ...fanout.Option) *sidecar {
 	t.Helper()
 	hub, err := fanout.NewHub(patterns, append([]fanout.Option{fanout.WithLogger(zaptest.NewLogger(t))}, opts...)...)
 	if err != nil {
@@ -80,7 +80,7 @@ func startSidecar(t *testing.T, url string, patterns []string, opts ...fanout.Op
 }
 
 // subscribe subscribes to the sidecar's hub, closing it when the test ends.
-func (s *sidecar) subscribe(t *testing.T, pattern string, opts ...fanout.SubscribeOption) *fanout.Subscription {
+func (s *sidecar) subscribe(t testing.TB, pattern string, opts ...fanout.SubscribeOption) *fanout.Subscription {
 	t.Helper()
 	sub, err := s.hub.Subscribe(testContext(t), pattern, opts...)
 	if err != nil {
@@ -92,7 +92,7 @@ func (s *sidecar) subscribe(t *testing.T, pattern string, opts ...fanout.Subscri
 
 // testContext ends with the test, or after a deadline that fails a hung
 // test instead of letting it run into the package timeout.
-func testContext(t *testing.T) context.Context {
+func testContext(t testing.TB) context.Context {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	t.Cleanup(cancel)
@@ -100,7 +100,7 @@ func testContext(t *testing.T) context.Context {
 }
 
 // waitFor polls cond until it holds, failing the test after a deadline.
-func waitFor(t *testing.T, what string, cond func() bool) {
+func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for !cond() {
@@ -112,7 +112,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 }
 
 // publishAll publishes msgs on nc and flushes, so the server has them all.
-func publishAll(t *testing.T, nc *nats.Conn, msgs ...*nats.Msg) {
+func publishAll(t testing.TB, nc *nats.Conn, msgs ...*nats.Msg) {
 	t.Helper()
 	for _, m := range msgs {
 		if err := nc.PublishMsg(m); err != nil {

@@ -1,0 +1,199 @@
+package integration
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/natsfan/natsfan/fanout"
+)
+
+// nextMsg waits for the next message of a synchronous subscription.
+func nextMsg(t *testing.T, sub *nats.Subscription) *nats.Msg {
+	t.Helper()
+	m, err := sub.NextMsg(10 * time.Second)
+	if err != nil {
+		t.Fatalf("NextMsg on %s: %v", sub.Subject, err)
+	}
+	return m
+}
+
+// waitSubscribers waits until the hub has n subscriptions, so that what is
+// published next reaches them.
+func waitSubscribers(t *testing.T, sc *socketSidecar, n int) {
+	t.Helper()
+	waitFor(t, fmt.Sprintf("%d subscriptions on the hub", n), func() bool { return sc.hub.Stats().Subscriptions == n })
+}
+
+// TestSocket_StockClientsReceiveOverUnixSocketAndTCP subscribes with * and >
+// over both transports and checks that headers, reply subjects and payloads
+// arrive byte for byte.
+func TestSocket_StockClientsReceiveOverUnixSocketAndTCP(t *testing.T) {
+	up := startServer(t, -1)
+	sc := startSocketSidecar(t, up.ClientURL(), []string{"orders.>"}, fanout.ServerConfig{})
+	for name, nc := range map[string]*nats.Conn{
+		"unix": dialSocket(t, sc.path),
+		"tcp":  connect(t, sc.tcp),
+	} {
+		t.Run(name, func(t *testing.T) {
+			star, err := nc.SubscribeSync("orders.*.new")
+			if err != nil {
+				t.Fatal(err)
+			}
+			all, err := nc.SubscribeSync("orders.>")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := nc.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			if rtt, err := nc.RTT(); err != nil || rtt <= 0 {
+				t.Fatalf("RTT = %v, %v", rtt, err)
+			}
+			waitSubscribers(t, sc, 2)
+
+			sent := nats.NewMsg("orders.eu.new")
+			sent.Reply = "inbox.42"
+			sent.Header.Set("Trace-Id", "abc 123")
+			sent.Header.Add("Multi", "one")
+			sent.Header.Add("Multi", "two")
+			sent.Data = []byte("payload\r\nwith CRLF and \x00 bytes")
+			publishAll(t, connect(t, up.ClientURL()), sent, msg("orders.us.paid", 1))
+
+			for _, sub := range []*nats.Subscription{star, all} {
+				got := nextMsg(t, sub)
+				if got.Subject != sent.Subject || got.Reply != sent.Reply || string(got.Data) != string(sent.Data) {
+					t.Fatalf("%s: got %s %s %q", sub.Subject, got.Subject, got.Reply, got.Data)
+				}
+				if fmt.Sprint(got.Header) != fmt.Sprint(sent.Header) {
+					t.Fatalf("%s: headers %v, want %v", sub.Subject, got.Header, sent.Header)
+				}
+			}
+			if got := nextMsg(t, all); got.Subject != "orders.us.paid" {
+				t.Fatalf("orders.>: second message %s", got.Subject)
+			}
+			if m, err := star.NextMsg(50 * time.Millisecond); err == nil {
+				t.Fatalf("orders.*.new received %s", m.Subject)
+			}
+			star.Unsubscribe()
+			all.Unsubscribe()
+			waitSubscribers(t, sc, 0)
+		})
+	}
+}
+
+func TestSocket_QueueGroupMembersShareTheMessages(t *testing.T) {
+	up := startServer(t, -1)
+	sc := startSocketSidecar(t, up.ClientURL(), []string{"jobs.>"}, fanout.ServerConfig{})
+	var mu sync.Mutex
+	seen := map[string]int{}
+	perMember := make([]int, 3)
+	for i := range perMember {
+		nc := dialSocket(t, sc.path)
+		if _, err := nc.QueueSubscribe("jobs.>", "workers", func(m *nats.Msg) {
+			mu.Lock()
+			seen[string(m.Data)]++
+			perMember[i]++
+			mu.Unlock()
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if err := nc.Flush(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitSubscribers(t, sc, 1) // one shared subscription for the group
+	const n = 300
+	up2 := connect(t, up.ClientURL())
+	for i := range n {
+		publishAll(t, up2, msg("jobs.run", i))
+	}
+	waitFor(t, "every job to be delivered", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(seen) == n
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	for job, times := range seen {
+		if times != 1 {
+			t.Fatalf("job %s delivered %d times", job, times)
+		}
+	}
+	t.Logf("jobs per member: %v", perMember)
+}
+
+func TestSocket_UnsubscribeWithAMaximum(t *testing.T) {
+	up := startServer(t, -1)
+	sc := startSocketSidecar(t, up.ClientURL(), []string{"tick"}, fanout.ServerConfig{})
+	nc := dialSocket(t, sc.path)
+	sub, err := nc.SubscribeSync("tick")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sub.AutoUnsubscribe(3); err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	waitSubscribers(t, sc, 1)
+	pub := connect(t, up.ClientURL())
+	for i := range 5 {
+		publishAll(t, pub, msg("tick", i))
+	}
+	for range 3 {
+		nextMsg(t, sub)
+	}
+	waitSubscribers(t, sc, 0)
+	if m, err := sub.NextMsg(50 * time.Millisecond); err == nil {
+		t.Fatalf("a fourth message arrived: %s", m.Data)
+	}
+}
+
+// TestSocket_PermissionViolationsReachTheClientsErrorCallback subscribes to a
+// subject natsfan does not ingest and publishes: both are refused as
+// nats-server refuses them, and the connection stays usable.
+func TestSocket_PermissionViolationsReachTheClientsErrorCallback(t *testing.T) {
+	up := startServer(t, -1)
+	sc := startSocketSidecar(t, up.ClientURL(), []string{"orders.>"}, fanout.ServerConfig{})
+	errs := make(chan error, 10)
+	nc := dialSocket(t, sc.path, nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { errs <- err }))
+	if _, err := nc.SubscribeSync("prices.*"); err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.Publish("orders.new", []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`Subscription to "prices.*"`, `Publish to "orders.new"`} {
+		select {
+		case err := <-errs:
+			if !errors.Is(err, nats.ErrPermissionViolation) || !strings.Contains(err.Error(), want) {
+				t.Fatalf("error callback got %v, want a permissions violation for %s", err, want)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("no error for %s", want)
+		}
+	}
+	ok, err := nc.SubscribeSync("orders.>")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	waitSubscribers(t, sc, 1)
+	publishAll(t, connect(t, up.ClientURL()), msg("orders.new", 1))
+	nextMsg(t, ok)
+	if !nc.IsConnected() {
+		t.Fatal("the connection was closed")
+	}
+}
