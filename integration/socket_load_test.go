@@ -75,16 +75,22 @@ type rawClient struct {
 
 func dialRaw(t *testing.T, path string) *rawClient {
 	t.Helper()
+	rc := dialRawNoInfo(t, path)
+	if line := rc.line(t); !strings.HasPrefix(line, "INFO ") {
+		t.Fatalf("first line %q, want INFO", line)
+	}
+	return rc
+}
+
+// dialRawNoInfo connects without reading the server's INFO.
+func dialRawNoInfo(t *testing.T, path string) *rawClient {
+	t.Helper()
 	c, err := net.Dial("unix", path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
-	rc := &rawClient{Conn: c, r: bufio.NewReader(c)}
-	if line := rc.line(t); !strings.HasPrefix(line, "INFO ") {
-		t.Fatalf("first line %q, want INFO", line)
-	}
-	return rc
+	return &rawClient{Conn: c, r: bufio.NewReader(c)}
 }
 
 func (rc *rawClient) send(t *testing.T, s string) {
