@@ -85,9 +85,17 @@ func (c *conn) run() {
 	c.pumps.Wait()
 }
 
+// Consumers send little (CONNECT, SUB, PONG), and an idle connection's
+// read buffer is held for as long as it lives: reads start small and the
+// buffer grows only while reads fill it.
+const (
+	minReadBuffer = 512
+	maxReadBuffer = 32 << 10
+)
+
 // read parses what the client sends until the connection fails or closes.
 func (c *conn) read(connectTimer *time.Timer) {
-	buf := make([]byte, 32<<10)
+	buf := make([]byte, minReadBuffer)
 	for {
 		n, err := c.nc.Read(buf)
 		if n > 0 {
@@ -100,6 +108,9 @@ func (c *conn) read(connectTimer *time.Timer) {
 			if perr != nil {
 				c.protocolError(perr)
 				return
+			}
+			if n == len(buf) && len(buf) < maxReadBuffer {
+				buf = make([]byte, 2*len(buf)) // the parser keeps what it needs of the old one
 			}
 		}
 		if err != nil {
@@ -204,6 +215,9 @@ func (c *conn) wake() {
 	}
 }
 
+// maxIdleOutbound is the largest outbound buffer the writer keeps for reuse.
+const maxIdleOutbound = 64 << 10
+
 // write sends what is queued, PINGs the client, and on close sends what is
 // left (the -ERR that closed the connection among it) before closing the
 // socket.
@@ -244,6 +258,9 @@ func (c *conn) write() {
 			}
 		}
 		spare = out
+		if cap(spare) > maxIdleOutbound {
+			spare = nil // do not keep a burst's buffer for an idle connection
+		}
 		if closing {
 			c.nc.Close()
 			return
