@@ -1,0 +1,80 @@
+// Command natsfan-bench measures one workload delivered four ways, in one
+// run on one machine, so that the numbers compare side by side:
+//
+//   - direct: N nats.go subscribers connected to the upstream nats-server;
+//   - leaf: a nats-server running as a leaf node of the upstream (a child
+//     process: this program re-executed in its hidden leaf-node role), with
+//     N nats.go subscribers on loopback TCP;
+//   - natsfan-socket: the natsfan binary (built from ./cmd/natsfan at start,
+//     run as a child process), with N nats.go consumers over its Unix socket;
+//   - natsfan-inproc: the hub and ingester in this process, with N
+//     hub.Subscribe subscriptions.
+//
+// The upstream is a real nats-server, embedded in this process, started
+// afresh for every mode, N and message size, as are the leaf node and the
+// sidecar. Every mode gets the same publisher (one nats.go connection to the
+// upstream publishing on one subject), the same message sizes and counts,
+// and the same consumer code (consumer.go): it reads the publish time from
+// the first 8 bytes of the payload and records the delay to receipt.
+//
+// # Pacing
+//
+// Each cell (mode, N, size) runs two phases on the same consumers:
+//
+//  1. Latency (paced): messages published at a fixed offered rate for
+//     --paced-duration (default 2 s). The rate is --rate (default 10,000
+//     msgs/s), lowered where needed so that the deliveries offered, N ×
+//     size × rate, stay within --paced-bandwidth (default 100 MB/s): the aim
+//     is a load every mode can carry on a shared 2-core machine, so that the
+//     latency measured is delivery, not queueing. Its p50, p99 and p99.9 are
+//     the latency figures of the table; the rate used is printed with them.
+//     It runs first, so that what the saturating phase does to the consumers
+//     (a slow consumer cut off) cannot spoil it.
+//  2. Throughput (burst): a fixed number of messages published as fast as
+//     the publisher can, then Flush; deliveries are counted until every
+//     consumer has every message or nothing arrives for 2 s. Delivered
+//     messages/s is all deliveries divided by the time from the first
+//     publish to the last delivery. Latency under a saturating publisher is
+//     mostly queueing delay: its p99 is printed, but only as "burst p99".
+//
+// Messages lost (published times N minus deliveries) are counted in both
+// phases and always printed, with the consumers whose connection ended (and,
+// for the sidecar, why, from its log: "slow_consumer×10"). The sidecar runs
+// with its defaults, consumer lag limits included (1,000,000 messages,
+// 64 MiB): a burst that a socket consumer cannot keep up with gets it cut
+// off, and what it then misses counts as lost. The message count of the throughput phase is
+// --deliveries ÷ N (at least --min-messages), divided by 8 for 4 KiB
+// messages, so that every cell does comparable work; the program prints the
+// counts and rates it used.
+//
+// Also reported: the bytes the upstream server sent during the throughput
+// phase (its Varz OutBytes, which counts payload bytes), per published
+// message and in copies of the payload; the CPU seconds (utime+stime from
+// /proc/PID/stat) per million deliveries of the leaf node or sidecar during
+// the throughput phase, and its peak RSS (VmHWM) over the cell. natsfan-inproc shares this process
+// with the upstream server, the publisher and the consumers, so its CPU and
+// RSS cannot be isolated: they are reported as n/a. direct has no process
+// between the upstream and its consumers: n/a as well.
+//
+// --runs K runs every cell K times and reports medians, with the worst loss
+// of any run.
+//
+// Idle memory: the sidecar as a child process with 1,000 and then 10,000
+// idle socket consumers (each one connection with one subscription, run in
+// this process) connected; its VmRSS and VmHWM at each step.
+//
+// Results go to stdout as a table, and to --out (default cmd/natsfan-bench/results) as
+// bench.txt (the table, the idle memory and the targets of issue 6, met or
+// missed), bench.csv, idle.csv and bench.png (throughput and p99 against N, one line
+// per mode, per message size).
+//
+// Run it from the module's root (it builds ./cmd/natsfan with the go tool):
+//
+//	go run ./cmd/natsfan-bench            # the full table and chart, about 2 minutes
+//	go run ./cmd/natsfan-bench --short    # the CI smoke test, about 10 s
+//
+// --short is a smoke test for CI: N of 1 and 4, few messages at a low rate,
+// 100 idle consumers, output to a temporary directory unless --out is set,
+// and an exit status of 1 unless every mode delivers and nothing is lost.
+// TestShortRun runs it, so `go test ./...` covers it.
+package main

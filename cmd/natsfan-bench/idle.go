@@ -1,0 +1,111 @@
+package main
+
+import (
+	"fmt"
+	"sync"
+
+	"github.com/nats-io/nats.go"
+)
+
+// idleResult is the sidecar's memory with Consumers idle socket consumers.
+type idleResult struct {
+	Consumers int
+	RSS       int64 // VmRSS once they are all connected and subscribed
+	PeakRSS   int64 // VmHWM so far
+}
+
+// measureIdle runs the sidecar as a child on a fresh upstream and connects
+// idle socket consumers to it in this process, each a nats.go connection
+// with one subscription, growing to each count of steps in turn, and
+// returns its memory at each step (and with none, first).
+func measureIdle(natsfanBin, dir string, steps []int) ([]idleResult, error) {
+	up, _, err := startUpstream()
+	if err != nil {
+		return nil, err
+	}
+	defer up.Shutdown()
+	sc, sock, err := startSidecar(natsfanBin, up.ClientURL(), dir)
+	if err != nil {
+		return nil, err
+	}
+	defer sc.stop()
+	var conns []*nats.Conn
+	defer func() {
+		for _, nc := range conns {
+			nc.Close()
+		}
+	}()
+	measure := func() (idleResult, error) {
+		rss, peak, err := memory(sc.pid())
+		return idleResult{Consumers: len(conns), RSS: rss, PeakRSS: peak}, err
+	}
+	r, err := measure()
+	if err != nil {
+		return nil, err
+	}
+	results := []idleResult{r}
+	for _, step := range steps {
+		more, err := connectIdle(sock, step-len(conns))
+		conns = append(conns, more...)
+		if err != nil {
+			return results, err
+		}
+		if err := sc.exited(); err != nil {
+			return results, err
+		}
+		r, err := measure()
+		if err != nil {
+			return results, err
+		}
+		results = append(results, r)
+	}
+	return results, nil
+}
+
+// connectIdle connects n idle consumers to the socket, eight at a time,
+// and returns those it connected.
+func connectIdle(sock string, n int) ([]*nats.Conn, error) {
+	const workers = 8
+	var (
+		mu       sync.Mutex
+		conns    []*nats.Conn
+		firstErr error
+		wg       sync.WaitGroup
+	)
+	jobs := make(chan struct{})
+	for range workers {
+		wg.Go(func() {
+			for range jobs {
+				nc, err := connectOneIdle(sock)
+				mu.Lock()
+				if nc != nil {
+					conns = append(conns, nc)
+				}
+				if err != nil && firstErr == nil {
+					firstErr = err
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	for range n {
+		jobs <- struct{}{}
+	}
+	close(jobs)
+	wg.Wait()
+	if firstErr != nil {
+		return conns, fmt.Errorf("cannot connect an idle consumer: %w", firstErr)
+	}
+	return conns, nil
+}
+
+func connectOneIdle(sock string) (*nats.Conn, error) {
+	nc, err := dialSocket(sock)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := nc.Subscribe(benchSubject, func(*nats.Msg) {}); err != nil {
+		return nc, err
+	}
+	return nc, nc.Flush()
+}

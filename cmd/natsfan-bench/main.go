@@ -1,0 +1,238 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == leafRole {
+		if err := runLeafNode(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "natsfan-bench leaf-node:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if err := run(os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "natsfan-bench:", err)
+		os.Exit(1)
+	}
+}
+
+// config is the command line.
+type config struct {
+	short       bool
+	out         string
+	ns          []int
+	sizes       []int
+	modes       []mode
+	deliveries  int
+	minMessages int
+	rate        float64
+	bandwidth   float64
+	pacedFor    time.Duration
+	idle        []int
+	natsfanBin  string
+	runs        int
+}
+
+func parseFlags(args []string) (*config, error) {
+	fs := flag.NewFlagSet("natsfan-bench", flag.ContinueOnError)
+	var (
+		c                          config
+		ns, sizes, modeNames, idle string
+	)
+	fs.BoolVar(&c.short, "short", false, "smoke test: N 1,4, few messages at a low rate, 100 idle consumers; exit 1 unless every mode delivers everything (overrides the flags below)")
+	fs.StringVar(&c.out, "out", filepath.Join("cmd", "natsfan-bench", "results"), "directory for bench.csv, idle.csv and bench.png (with -short: a temporary directory unless set)")
+	fs.StringVar(&ns, "n", "1,10,50,200", "numbers of consumers")
+	fs.StringVar(&sizes, "sizes", "128,4096", "payload sizes, bytes (at least 9)")
+	fs.StringVar(&modeNames, "modes", "direct,leaf,natsfan-socket,natsfan-inproc", "modes to run")
+	fs.IntVar(&c.deliveries, "deliveries", 2_000_000, "deliveries per cell in the throughput phase: it publishes this ÷ N messages (÷ 8 more for payloads over 1 KiB)")
+	fs.IntVar(&c.minMessages, "min-messages", 5_000, "fewest messages published in a throughput phase")
+	fs.Float64Var(&c.rate, "rate", 10_000, "highest offered rate of the paced (latency) phase, msgs/s")
+	fs.Float64Var(&c.bandwidth, "paced-bandwidth", 100e6, "highest offered delivery bandwidth of the paced phase, bytes/s over all N consumers: it lowers the rate for large N and payloads")
+	fs.DurationVar(&c.pacedFor, "paced-duration", 2*time.Second, "how long the paced phase publishes")
+	fs.StringVar(&idle, "idle", "1000,10000", "numbers of idle socket consumers to measure the sidecar's memory with; empty: skip")
+	fs.IntVar(&c.runs, "runs", 1, "runs of every cell; the table shows medians, and the worst loss of any run")
+	fs.StringVar(&c.natsfanBin, "natsfan-bin", "", "natsfan binary to run; empty: build ./cmd/natsfan")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if c.short {
+		outSet := false
+		fs.Visit(func(f *flag.Flag) { outSet = outSet || f.Name == "out" })
+		if !outSet {
+			c.out = filepath.Join(os.TempDir(), "natsfan-bench-short")
+		}
+		ns, sizes, idle = "1,4", "128,4096", "100"
+		c.deliveries, c.minMessages, c.rate, c.pacedFor = 2_000, 500, 2_000, 250*time.Millisecond
+	}
+	var err error
+	if c.ns, err = parseInts(ns); err != nil {
+		return nil, fmt.Errorf("bad -n: %w", err)
+	}
+	if c.sizes, err = parseInts(sizes); err != nil || slices.Min(c.sizes) < payloadHeader {
+		return nil, fmt.Errorf("bad -sizes %q: want sizes of at least %d bytes", sizes, payloadHeader)
+	}
+	if c.idle, err = parseInts(idle); err != nil {
+		return nil, fmt.Errorf("bad -idle: %w", err)
+	}
+	for _, name := range strings.Split(modeNames, ",") {
+		i := slices.IndexFunc(modes, func(m mode) bool { return m.name == strings.TrimSpace(name) })
+		if i < 0 {
+			return nil, fmt.Errorf("unknown mode %q", name)
+		}
+		c.modes = append(c.modes, modes[i])
+	}
+	if c.rate <= 0 || c.bandwidth <= 0 || c.deliveries <= 0 || c.pacedFor <= 0 || c.runs <= 0 {
+		return nil, errors.New("-rate, -paced-bandwidth, -paced-duration, -deliveries and -runs must be positive")
+	}
+	return &c, nil
+}
+
+func parseInts(s string) ([]int, error) {
+	var out []int
+	for f := range strings.SplitSeq(s, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		n, err := strconv.Atoi(f)
+		if err != nil || n <= 0 {
+			return nil, fmt.Errorf("%q is not a positive number", f)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+// messagesFor returns how many messages a throughput phase publishes to n
+// consumers of size-byte payloads.
+func (c *config) messagesFor(n, size int) int {
+	m := max(c.minMessages, c.deliveries/n)
+	if size > 1024 {
+		m = max(1, m/8)
+	}
+	return m
+}
+
+// pacedRate returns the offered rate of the paced phase for n consumers of
+// size-byte payloads, and how many messages it publishes.
+func (c *config) pacedRate(n, size int) (float64, int) {
+	rate := min(c.rate, c.bandwidth/float64(n*size))
+	return rate, max(100, int(rate*c.pacedFor.Seconds()))
+}
+
+// run runs the benchmark the command line asks for.
+func run(args []string, stdout io.Writer) error {
+	c, err := parseFlags(args)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(c.out, 0o755); err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp("", "natsfan-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	bin := c.natsfanBin
+	if bin == "" {
+		if bin, err = buildNatsfan(dir); err != nil {
+			return err
+		}
+	}
+
+	header := fmt.Sprintf("natsfan-bench: %s/%s, %d CPUs, %s; throughput phase: %d deliveries per cell (at least %d messages, ÷8 over 1 KiB) as fast as the publisher can; paced phase: %v at %.0f msgs/s, or less so as to offer at most %.0f MB/s of deliveries; %d run(s) per cell",
+		runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version(), c.deliveries, c.minMessages, c.pacedFor, c.rate, c.bandwidth/1e6, c.runs)
+	fmt.Fprintln(stdout, header)
+	var results []result
+	for _, size := range c.sizes {
+		for _, n := range c.ns {
+			for _, m := range c.modes {
+				rate, paced := c.pacedRate(n, size)
+				cl := cell{mode: m, n: n, size: size, messages: c.messagesFor(n, size), pacedMessages: paced, rate: rate}
+				var runs []result
+				for range c.runs {
+					began := time.Now()
+					r, err := cl.run(bin, dir)
+					if err != nil {
+						return fmt.Errorf("%s, N=%d, %s: %w", m.name, n, sizeName(size), err)
+					}
+					fmt.Fprintf(stdout, "  %-15s N=%-3d %-6s paced %6d msgs at %5.0f/s: p99 %s, lost %d; burst %7d msgs: %s deliveries/s, lost %d; cut off %d %s(%.1f s)\n",
+						m.name, n, sizeName(size), r.PacedMessages, r.PacedRate, durString(r.P99), r.PacedLost, r.Messages, rateString(r.Rate), r.Lost, r.CutOff, whyString(r.Why), time.Since(began).Seconds())
+					runs = append(runs, r)
+				}
+				results = append(results, medianOf(runs))
+			}
+		}
+	}
+	var idle []idleResult
+	if len(c.idle) > 0 {
+		if idle, err = measureIdle(bin, dir, c.idle); err != nil {
+			return fmt.Errorf("idle memory: %w", err)
+		}
+	}
+
+	var report bytes.Buffer
+	fmt.Fprintf(&report, "%s\n", header)
+	if err := printTable(&report, results); err != nil {
+		return err
+	}
+	fmt.Fprintln(&report)
+	if err := printIdle(&report, idle); err != nil {
+		return err
+	}
+	fmt.Fprintln(&report)
+	printTargets(&report, results, idle)
+	fmt.Fprintf(stdout, "\n%s", report.Bytes())
+	for _, w := range []struct {
+		name  string
+		write func(string) error
+	}{
+		{"bench.txt", func(p string) error { return os.WriteFile(p, report.Bytes(), 0o644) }},
+		{"bench.csv", func(p string) error { return writeCSV(p, results) }},
+		{"idle.csv", func(p string) error { return writeIdleCSV(p, idle) }},
+		{"bench.png", func(p string) error { return writeChart(p, results, c.sizes, c.ns) }},
+	} {
+		if err := w.write(filepath.Join(c.out, w.name)); err != nil {
+			return fmt.Errorf("cannot write %s: %w", w.name, err)
+		}
+	}
+	fmt.Fprintf(stdout, "\nwrote bench.txt, bench.csv, idle.csv and bench.png to %s\n", c.out)
+	if c.short {
+		return checkShort(results)
+	}
+	return nil
+}
+
+// whyString is why, followed by a space, or nothing.
+func whyString(why string) string {
+	if why == "" {
+		return ""
+	}
+	return why + " "
+}
+
+// checkShort is the smoke test's verdict: every mode delivered, and nothing
+// was lost.
+func checkShort(results []result) error {
+	var errs []error
+	for _, r := range results {
+		if r.Delivered == 0 || r.Lost != 0 || r.PacedLost != 0 || r.CutOff != 0 {
+			errs = append(errs, fmt.Errorf("%s, N=%d, %s: %d delivered, %d lost, %d lost at %.0f msgs/s, %d consumers cut off",
+				r.Mode, r.N, sizeName(r.Size), r.Delivered, r.Lost, r.PacedLost, r.PacedRate, r.CutOff))
+		}
+	}
+	return errors.Join(errs...)
+}

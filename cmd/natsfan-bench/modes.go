@@ -1,0 +1,173 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"sync/atomic"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"go.uber.org/zap"
+
+	"github.com/natsfan/natsfan/fanout"
+	"github.com/natsfan/natsfan/ingest"
+)
+
+const (
+	benchSubjects = "bench.>" // what the sidecar ingests
+	benchSubject  = "bench.x" // what the publisher publishes on and consumers subscribe to
+)
+
+// A mode is one way of delivering the upstream's messages to N consumers.
+type mode struct {
+	name  string
+	start func(e *env) (*target, error)
+}
+
+// env is what a mode starts from: a fresh upstream for the cell, the natsfan
+// binary, and a directory for sockets.
+type env struct {
+	upstream *server.Server
+	leafURL  string // the upstream's leaf node URL
+	natsfan  string
+	dir      string
+}
+
+// target is a started mode: attach consumers to it, measure proc (the leaf
+// node or sidecar, nil when there is none to measure), then close it.
+// cutOff counts the consumers whose connection or subscription has ended,
+// such as slow consumers the server cut off.
+type target struct {
+	proc   *child
+	attach func(c *consumer) error
+	cutOff func() int
+	close  func()
+}
+
+var modes = []mode{
+	{"direct", startDirect},
+	{"leaf", startLeaf},
+	{"natsfan-socket", startSocket},
+	{"natsfan-inproc", startInproc},
+}
+
+func startDirect(e *env) (*target, error) {
+	url := e.upstream.ClientURL()
+	return natsTarget(nil, func() (*nats.Conn, error) { return nats.Connect(url) }), nil
+}
+
+func startLeaf(e *env) (*target, error) {
+	leaf, url, err := startLeafNode(e.upstream, e.leafURL)
+	if err != nil {
+		return nil, err
+	}
+	return natsTarget(leaf, func() (*nats.Conn, error) { return nats.Connect(url) }), nil
+}
+
+func startSocket(e *env) (*target, error) {
+	sc, sock, err := startSidecar(e.natsfan, e.upstream.ClientURL(), e.dir)
+	if err != nil {
+		return nil, err
+	}
+	return natsTarget(sc, func() (*nats.Conn, error) { return dialSocket(sock) }), nil
+}
+
+// dialSocket connects a stock nats.go client to the sidecar's socket.
+func dialSocket(sock string) (*nats.Conn, error) {
+	return nats.Connect("nats://localhost", nats.SetCustomDialer(unixDialer{sock}))
+}
+
+// natsTarget is a target whose consumers are nats.go connections made by
+// dial, each with one subscription to benchSubject without pending limits.
+func natsTarget(proc *child, dial func() (*nats.Conn, error)) *target {
+	var conns []*nats.Conn
+	t := &target{proc: proc}
+	t.attach = func(c *consumer) error {
+		nc, err := dial()
+		if err != nil {
+			return err
+		}
+		conns = append(conns, nc)
+		sub, err := nc.Subscribe(benchSubject, func(m *nats.Msg) { c.receive(m.Data) })
+		if err != nil {
+			return err
+		}
+		if err := sub.SetPendingLimits(-1, -1); err != nil {
+			return err
+		}
+		return nc.Flush()
+	}
+	t.cutOff = func() int {
+		n := 0
+		for _, nc := range conns {
+			if nc.IsClosed() {
+				n++
+			}
+		}
+		return n
+	}
+	t.close = func() {
+		for _, nc := range conns {
+			nc.Close()
+		}
+		if proc != nil {
+			proc.stop()
+		}
+	}
+	return t
+}
+
+// startInproc runs the hub and ingester in this process, with the hub's
+// defaults; each consumer is a goroutine reading a hub subscription.
+func startInproc(e *env) (*target, error) {
+	hub, err := fanout.NewHub([]string{benchSubjects})
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	in := ingest.New(ingest.Config{URLs: []string{e.upstream.ClientURL()}}, hub.Streams(), zap.NewNop())
+	if err := in.Start(ctx); err != nil {
+		cancel()
+		hub.Close()
+		return nil, fmt.Errorf("cannot start ingest: %w", err)
+	}
+	var (
+		wg    sync.WaitGroup
+		ended atomic.Int64
+	)
+	t := &target{cutOff: func() int { return int(ended.Load()) }}
+	t.attach = func(c *consumer) error {
+		sub, err := hub.Subscribe(ctx, benchSubject)
+		if err != nil {
+			return err
+		}
+		wg.Go(func() {
+			defer sub.Close()
+			for {
+				msg, err := sub.Next(ctx)
+				if errors.Is(err, fanout.ErrGap) {
+					continue // what was skipped counts as lost
+				}
+				if err != nil {
+					ended.Add(1)
+					if ctx.Err() == nil && !errors.Is(err, fanout.ErrHubClosed) {
+						fmt.Fprintf(os.Stderr, "natsfan-inproc consumer: %v\n", err)
+					}
+					return
+				}
+				c.receive(msg.Data)
+			}
+		})
+		return nil
+	}
+	t.close = func() {
+		cancel()
+		in.Close()
+		hub.Close()
+		wg.Wait()
+	}
+	return t, nil
+}

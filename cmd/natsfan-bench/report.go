@@ -1,0 +1,136 @@
+package main
+
+import (
+	"encoding/csv"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"strconv"
+	"text/tabwriter"
+	"time"
+)
+
+// printTable writes results as an aligned table: the paced (latency) phase,
+// then the burst (throughput) phase with the upstream's egress and the leaf
+// node's or sidecar's CPU per million deliveries in it, then the peak RSS
+// and the consumers cut off over the cell.
+func printTable(w io.Writer, results []result) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "mode\tN\tsize\tpaced msgs/s\tp50\tp99\tp99.9\tpaced lost\tburst msgs\tdeliveries/s\tburst lost\tburst p99\tegress B/msg\tcopies\tCPU s/M\tpeak RSS\tcut off\twhy\t")
+	for _, r := range results {
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%.0f\t%s\t%s\t%s\t%d\t%d\t%s\t%d\t%s\t%.0f\t%.2f\t%s\t%s\t%d\t%s\t\n",
+			r.Mode, r.N, sizeName(r.Size),
+			r.PacedRate, durString(r.P50), durString(r.P99), durString(r.P999), r.PacedLost,
+			r.Messages, rateString(r.Rate), r.Lost, durString(r.BurstP99),
+			r.EgressPerMsg, r.Copies, cpuString(r.CPUPerM), mibString(r.PeakRSS), r.CutOff, r.Why)
+	}
+	return tw.Flush()
+}
+
+// printIdle writes the idle-memory results.
+func printIdle(w io.Writer, idle []idleResult) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "idle socket consumers\tsidecar RSS\tpeak RSS\t")
+	for _, r := range idle {
+		fmt.Fprintf(tw, "%d\t%s\t%s\t\n", r.Consumers, mibString(r.RSS), mibString(r.PeakRSS))
+	}
+	return tw.Flush()
+}
+
+// writeCSV writes results to path, with raw numbers: nanoseconds, bytes,
+// empty for n/a.
+func writeCSV(path string, results []result) error {
+	rows := [][]string{{"mode", "n", "size_bytes", "messages", "delivered", "lost", "deliveries_per_s",
+		"burst_p99_ns", "paced_rate", "paced_messages", "paced_lost", "p50_ns", "p99_ns", "p999_ns", "cut_off_consumers", "cut_off_why",
+		"egress_bytes_per_msg", "egress_copies", "cpu_s_per_million", "peak_rss_bytes"}}
+	for _, r := range results {
+		rows = append(rows, []string{r.Mode, itoa(r.N), itoa(r.Size), itoa(r.Messages),
+			i64(r.Delivered), i64(r.Lost), ftoa(r.Rate), i64(int64(r.BurstP99)),
+			ftoa(r.PacedRate), itoa(r.PacedMessages), i64(r.PacedLost),
+			i64(int64(r.P50)), i64(int64(r.P99)), i64(int64(r.P999)), itoa(r.CutOff), r.Why,
+			ftoa(r.EgressPerMsg), ftoa(r.Copies), ftoa(r.CPUPerM), optI64(r.PeakRSS)})
+	}
+	return writeRows(path, rows)
+}
+
+// writeIdleCSV writes the idle-memory results to path.
+func writeIdleCSV(path string, idle []idleResult) error {
+	rows := [][]string{{"idle_consumers", "rss_bytes", "peak_rss_bytes"}}
+	for _, r := range idle {
+		rows = append(rows, []string{itoa(r.Consumers), i64(r.RSS), i64(r.PeakRSS)})
+	}
+	return writeRows(path, rows)
+}
+
+func writeRows(path string, rows [][]string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	w := csv.NewWriter(f)
+	if err := w.WriteAll(rows); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+func itoa(n int) string  { return strconv.Itoa(n) }
+func i64(n int64) string { return strconv.FormatInt(n, 10) }
+func optI64(n int64) string {
+	if n == 0 {
+		return ""
+	}
+	return i64(n)
+}
+
+func ftoa(f float64) string {
+	if math.IsNaN(f) {
+		return ""
+	}
+	return strconv.FormatFloat(f, 'f', -1, 64)
+}
+
+func sizeName(size int) string {
+	if size%1024 == 0 {
+		return fmt.Sprintf("%d KiB", size/1024)
+	}
+	return fmt.Sprintf("%d B", size)
+}
+
+func rateString(r float64) string {
+	switch {
+	case r >= 1e6:
+		return fmt.Sprintf("%.2f M", r/1e6)
+	case r >= 1e3:
+		return fmt.Sprintf("%.1f k", r/1e3)
+	}
+	return fmt.Sprintf("%.0f", r)
+}
+
+func durString(d time.Duration) string {
+	switch {
+	case d == 0:
+		return "-"
+	case d >= time.Second:
+		return fmt.Sprintf("%.2f s", d.Seconds())
+	case d >= time.Millisecond:
+		return fmt.Sprintf("%.2f ms", float64(d)/1e6)
+	}
+	return fmt.Sprintf("%.0f µs", float64(d)/1e3)
+}
+
+func cpuString(f float64) string {
+	if math.IsNaN(f) {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.2f", f)
+}
+
+func mibString(b int64) string {
+	if b == 0 {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20))
+}

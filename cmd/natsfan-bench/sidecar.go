@@ -1,0 +1,52 @@
+package main
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"time"
+)
+
+// buildNatsfan builds the natsfan binary from ./cmd/natsfan of this module
+// into dir, and returns its path.
+func buildNatsfan(dir string) (string, error) {
+	bin := filepath.Join(dir, "natsfan")
+	cmd := exec.Command("go", "build", "-o", bin, "github.com/natsfan/natsfan/cmd/natsfan")
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("cannot build natsfan: %w", err)
+	}
+	return bin, nil
+}
+
+// startSidecar runs the natsfan binary as a child on upstream URL url,
+// ingesting benchSubjects and serving consumers on a Unix socket in dir,
+// and returns it with the socket's path once it logs that it has started.
+// Everything else is natsfan's defaults, but for a connection limit high
+// enough for the idle-memory test and a short shutdown.
+func startSidecar(bin, url, dir string) (*child, string, error) {
+	sock := filepath.Join(dir, "natsfan.sock")
+	cmd := exec.Command(bin)
+	cmd.Env = cleanEnv(
+		"NATSFAN_NATS_URL="+url,
+		"NATSFAN_SUBJECTS="+benchSubjects,
+		"NATSFAN_SOCKET="+sock,
+		"NATSFAN_HTTP_ADDR=127.0.0.1:0",
+		"NATSFAN_SOCKET_MAX_CONNECTIONS=15000",
+		"NATSFAN_SHUTDOWN_TIMEOUT=2s",
+	)
+	c, _, err := startChild("natsfan", cmd, "natsfan started", 20*time.Second)
+	if err != nil {
+		return nil, "", err
+	}
+	return c, sock, nil
+}
+
+// unixDialer makes nats.go dial a Unix socket whatever the URL says.
+type unixDialer struct{ path string }
+
+func (d unixDialer) Dial(_, _ string) (net.Conn, error) {
+	return net.DialTimeout("unix", d.path, 5*time.Second)
+}
