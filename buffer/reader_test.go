@@ -179,9 +179,10 @@ func TestBuffer_EnforceLagCutsOffAReaderThatStoppedReading(t *testing.T) {
 	}
 }
 
-func TestReader_CloseWakesABlockedNext(t *testing.T) {
-	b := buffer.New[int](buffer.Retention{MaxMessages: 10})
-	r, _ := b.NewReader(buffer.StartAtHead(), buffer.Lag{})
+// blockedNext calls r.Next in the background, waits until it is parked
+// waiting for an item, and returns where its error will arrive.
+func blockedNext(t *testing.T, r *buffer.Reader[int]) <-chan error {
+	t.Helper()
 	ctx := testContext(t)
 	errc := make(chan error, 1)
 	go func() {
@@ -189,6 +190,13 @@ func TestReader_CloseWakesABlockedNext(t *testing.T) {
 		errc <- err
 	}()
 	waitBlocked(t, 1)
+	return errc
+}
+
+func TestReader_CloseWakesABlockedNext(t *testing.T) {
+	b := buffer.New[int](buffer.Retention{MaxMessages: 10})
+	r, _ := b.NewReader(buffer.StartAtHead(), buffer.Lag{})
+	errc := blockedNext(t, r)
 	r.Close()
 	if err := <-errc; !errors.Is(err, buffer.ErrClosed) {
 		t.Fatalf("Next = %v, want ErrClosed", err)
@@ -201,13 +209,7 @@ func TestReader_CloseWakesABlockedNext(t *testing.T) {
 func TestReader_CutWithAnErrorWakesNextWithThatError(t *testing.T) {
 	b := buffer.New[int](buffer.Retention{MaxMessages: 10})
 	r, _ := b.NewReader(buffer.StartAtHead(), buffer.Lag{})
-	ctx := testContext(t)
-	errc := make(chan error, 1)
-	go func() {
-		_, err := r.Next(ctx)
-		errc <- err
-	}()
-	waitBlocked(t, 1)
+	errc := blockedNext(t, r)
 	shutdown := errors.New("shutting down")
 	r.Cut(shutdown)
 	r.Close() // the first Cut wins

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -114,7 +113,6 @@ func runSidecar(ctx context.Context, cfg *Config, log *zap.Logger, level zap.Ato
 		consumers = append(consumers, zap.String("listen", listeners[1].Addr().String()))
 	}
 	log.Info("natsfan started", append(consumers,
-		zap.Strings("upstream", redactURLs(urls)),
 		zap.Strings("subjects", cfg.Subjects),
 		zap.String("probes", "http://"+web.Addr().String()+"/readyz"))...)
 	if cfg.Embedded() {
@@ -224,13 +222,4 @@ func natsOptions(cfg *Config) ([]nats.Option, error) {
 		opts = append(opts, nats.ClientCert(cfg.NATSTLSCert, cfg.NATSTLSKey))
 	}
 	return opts, nil
-}
-
-// redactURLs returns urls with any user:password replaced, for logs.
-func redactURLs(urls []string) []string {
-	out := make([]string, len(urls))
-	for i, u := range urls {
-		out[i] = redactURL(strings.TrimSpace(u))
-	}
-	return out
 }
