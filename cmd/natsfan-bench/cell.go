@@ -44,15 +44,25 @@ type result struct {
 	Copies       float64 // EgressPerMsg ÷ the payload size
 	CPUPerM      float64 // CPU seconds of the leaf node or sidecar per million deliveries
 	PeakRSS      int64   // VmHWM of the leaf node or sidecar, bytes; 0: n/a
+
+	Profile string // where the sidecar's CPU profile was written; "": not profiled
 }
 
 // stallTimeout is how long deliveries may make no progress before what has
 // not arrived counts as lost.
 const stallTimeout = 2 * time.Second
 
+// profiling asks for a CPU profile of the sidecar's throughput phase: a
+// window of seconds, written to path.
+type profiling struct {
+	path    string
+	seconds time.Duration
+}
+
 // run measures the cell on a fresh upstream, leaf node or sidecar and
-// consumers, which it stops before it returns.
-func (c cell) run(natsfanBin, dir string) (result, error) {
+// consumers, which it stops before it returns. With prof, it also profiles
+// the sidecar, if the mode runs one.
+func (c cell) run(natsfanBin, dir string, prof *profiling) (result, error) {
 	r := result{Mode: c.mode.name, N: c.n, Size: c.size, Messages: c.messages,
 		PacedRate: c.rate, PacedMessages: c.pacedMessages, CPUPerM: math.NaN()}
 	up, leafURL, err := startUpstream()
@@ -60,7 +70,7 @@ func (c cell) run(natsfanBin, dir string) (result, error) {
 		return r, err
 	}
 	defer up.Shutdown()
-	t, err := c.mode.start(&env{upstream: up, leafURL: leafURL, natsfan: natsfanBin, dir: dir})
+	t, err := c.mode.start(&env{upstream: up, leafURL: leafURL, natsfan: natsfanBin, dir: dir, pprof: prof != nil})
 	if err != nil {
 		return r, err
 	}
@@ -96,6 +106,10 @@ func (c cell) run(natsfanBin, dir string) (result, error) {
 	if err != nil {
 		return r, err
 	}
+	var profile *cpuProfile
+	if prof != nil && t.proc != nil && t.proc.pprof() != "" {
+		profile = startCPUProfile(t.proc.pprof(), prof.seconds, prof.path)
+	}
 	start := time.Now()
 	if err := pub.burst(c.messages, phaseThroughput); err != nil {
 		return r, err
@@ -105,6 +119,11 @@ func (c cell) run(natsfanBin, dir string) (result, error) {
 	cpu1, out1, err := snapshot(t.proc, up)
 	if err != nil {
 		return r, err
+	}
+	if profile != nil {
+		if r.Profile, err = profile.wait(); err != nil {
+			return r, err
+		}
 	}
 	r.Delivered, r.Lost = got, want-got
 	if d := last.Sub(start).Seconds(); got > 0 && d > 0 {

@@ -23,8 +23,9 @@ type child struct {
 	done chan struct{} // closed when the process has exited
 	tail *lineRing     // its last lines of output, for error messages
 
-	mu      sync.Mutex
-	reasons map[string]int // why the sidecar closed consumer connections, from its log
+	mu        sync.Mutex
+	reasons   map[string]int // why the sidecar closed consumer connections, from its log
+	pprofAddr string         // where the sidecar serves pprof, from its log; "" if it does not
 }
 
 // startChild starts cmd and waits until a line of its output (stdout or
@@ -49,7 +50,7 @@ func startChild(name string, cmd *exec.Cmd, ready string, timeout time.Duration)
 		for sc.Scan() {
 			line := sc.Text()
 			c.tail.add(line)
-			c.noteClose(line)
+			c.noteLog(line)
 			if strings.Contains(line, ready) {
 				select {
 				case found <- line:
@@ -104,16 +105,32 @@ func (c *child) exited() error {
 	}
 }
 
-// noteClose counts the reason of a line in which the sidecar logs that it
-// closes a consumer connection (a slow consumer, say).
-func (c *child) noteClose(line string) {
-	var l struct{ Msg, Reason string }
-	if !strings.Contains(line, `"closing connection"`) || json.Unmarshal([]byte(line), &l) != nil || l.Msg != "closing connection" {
+// noteLog takes what the measurements need from a line of the sidecar's
+// log: the reason when it closes a consumer connection (a slow consumer,
+// say), and the address of its pprof server.
+func (c *child) noteLog(line string) {
+	if !strings.HasPrefix(line, "{") {
+		return
+	}
+	var l struct{ Logger, Msg, Reason, Addr string }
+	if json.Unmarshal([]byte(line), &l) != nil {
 		return
 	}
 	c.mu.Lock()
-	c.reasons[l.Reason]++
-	c.mu.Unlock()
+	defer c.mu.Unlock()
+	switch {
+	case l.Msg == "closing connection":
+		c.reasons[l.Reason]++
+	case l.Logger == "pprof" && l.Msg == "listening":
+		c.pprofAddr = l.Addr
+	}
+}
+
+// pprof returns the address of the sidecar's pprof server, or "".
+func (c *child) pprof() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.pprofAddr
 }
 
 // closeReasons returns why the sidecar has closed consumer connections so

@@ -59,6 +59,12 @@
 // --runs K runs every cell K times and reports medians, with the worst loss
 // of any run.
 //
+// --profile DIR has the sidecar serve pprof and writes a CPU profile of each
+// natsfan-socket cell's throughput phase (a --profile-duration window from
+// its start, 5 s by default) to DIR, for `go tool pprof`:
+//
+//	go run ./cmd/natsfan-bench --modes natsfan-socket --n 50 --sizes 128 --idle "" --profile /tmp/prof
+//
 // Idle memory: the sidecar as a child process with 1,000 and then 10,000
 // idle socket consumers (each one connection with one subscription, run in
 // this process) connected; its VmRSS and VmHWM at each step.

@@ -24,7 +24,7 @@ func measureIdle(natsfanBin, dir string, steps []int) ([]idleResult, error) {
 		return nil, err
 	}
 	defer up.Shutdown()
-	sc, sock, err := startSidecar(natsfanBin, up.ClientURL(), dir)
+	sc, sock, err := startSidecar(natsfanBin, up.ClientURL(), dir, false)
 	if err != nil {
 		return nil, err
 	}

@@ -44,6 +44,8 @@ type config struct {
 	idle        []int
 	natsfanBin  string
 	runs        int
+	profile     string        // directory for CPU profiles of the sidecar; "": none
+	profileFor  time.Duration // the window of each profile
 }
 
 func parseFlags(args []string) (*config, error) {
@@ -65,6 +67,8 @@ func parseFlags(args []string) (*config, error) {
 	fs.StringVar(&idle, "idle", "1000,10000", "numbers of idle socket consumers to measure the sidecar's memory with; empty: skip")
 	fs.IntVar(&c.runs, "runs", 1, "runs of every cell; the table shows medians, and the worst loss of any run")
 	fs.StringVar(&c.natsfanBin, "natsfan-bin", "", "natsfan binary to run; empty: build ./cmd/natsfan")
+	fs.StringVar(&c.profile, "profile", "", "directory to write a CPU profile of the sidecar's throughput phase to, for every natsfan-socket cell and run (the sidecar serves pprof, which costs it some CPU); empty: none")
+	fs.DurationVar(&c.profileFor, "profile-duration", 5*time.Second, "window of each CPU profile, from the start of the throughput phase (whole seconds)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -94,8 +98,8 @@ func parseFlags(args []string) (*config, error) {
 		}
 		c.modes = append(c.modes, modes[i])
 	}
-	if c.rate <= 0 || c.bandwidth <= 0 || c.deliveries <= 0 || c.pacedFor <= 0 || c.runs <= 0 {
-		return nil, errors.New("-rate, -paced-bandwidth, -paced-duration, -deliveries and -runs must be positive")
+	if c.rate <= 0 || c.bandwidth <= 0 || c.deliveries <= 0 || c.pacedFor <= 0 || c.runs <= 0 || c.profileFor < time.Second {
+		return nil, errors.New("-rate, -paced-bandwidth, -paced-duration, -deliveries and -runs must be positive, -profile-duration at least 1s")
 	}
 	return &c, nil
 }
@@ -132,6 +136,15 @@ func (c *config) pacedRate(n, size int) (float64, int) {
 	return rate, max(100, int(rate*c.pacedFor.Seconds()))
 }
 
+// profiling returns what run i of cl profiles, or nil.
+func (c *config) profiling(cl cell, i int) *profiling {
+	if c.profile == "" {
+		return nil
+	}
+	name := fmt.Sprintf("cpu-%s-N%d-%s-run%d.pprof", cl.mode.name, cl.n, strings.ReplaceAll(sizeName(cl.size), " ", ""), i+1)
+	return &profiling{path: filepath.Join(c.profile, name), seconds: c.profileFor}
+}
+
 // run runs the benchmark the command line asks for.
 func run(args []string, stdout io.Writer) error {
 	c, err := parseFlags(args)
@@ -163,14 +176,17 @@ func run(args []string, stdout io.Writer) error {
 				rate, paced := c.pacedRate(n, size)
 				cl := cell{mode: m, n: n, size: size, messages: c.messagesFor(n, size), pacedMessages: paced, rate: rate}
 				var runs []result
-				for range c.runs {
+				for i := range c.runs {
 					began := time.Now()
-					r, err := cl.run(bin, dir)
+					r, err := cl.run(bin, dir, c.profiling(cl, i))
 					if err != nil {
 						return fmt.Errorf("%s, N=%d, %s: %w", m.name, n, sizeName(size), err)
 					}
 					fmt.Fprintf(stdout, "  %-15s N=%-3d %-6s paced %6d msgs at %5.0f/s: p99 %s, lost %d; burst %7d msgs: %s deliveries/s, lost %d; cut off %d %s(%.1f s)\n",
 						m.name, n, sizeName(size), r.PacedMessages, r.PacedRate, durString(r.P99), r.PacedLost, r.Messages, rateString(r.Rate), r.Lost, r.CutOff, whyString(r.Why), time.Since(began).Seconds())
+					if r.Profile != "" {
+						fmt.Fprintf(stdout, "    CPU profile of the sidecar: %s\n", r.Profile)
+					}
 					runs = append(runs, r)
 				}
 				results = append(results, medianOf(runs))

@@ -28,12 +28,13 @@ type mode struct {
 }
 
 // env is what a mode starts from: a fresh upstream for the cell, the natsfan
-// binary, and a directory for sockets.
+// binary, a directory for sockets, and whether to profile.
 type env struct {
 	upstream *server.Server
 	leafURL  string // the upstream's leaf node URL
 	natsfan  string
 	dir      string
+	pprof    bool // serve pprof from the sidecar
 }
 
 // target is a started mode: attach consumers to it, measure proc (the leaf
@@ -68,7 +69,7 @@ func startLeaf(e *env) (*target, error) {
 }
 
 func startSocket(e *env) (*target, error) {
-	sc, sock, err := startSidecar(e.natsfan, e.upstream.ClientURL(), e.dir)
+	sc, sock, err := startSidecar(e.natsfan, e.upstream.ClientURL(), e.dir, e.pprof)
 	if err != nil {
 		return nil, err
 	}

@@ -25,8 +25,9 @@ func buildNatsfan(dir string) (string, error) {
 // ingesting benchSubjects and serving consumers on a Unix socket in dir,
 // and returns it with the socket's path once it logs that it has started.
 // Everything else is natsfan's defaults, but for a connection limit high
-// enough for the idle-memory test and a short shutdown.
-func startSidecar(bin, url, dir string) (*child, string, error) {
+// enough for the idle-memory test and a short shutdown. With pprof, it
+// serves pprof on a free loopback port (child.pprof has it).
+func startSidecar(bin, url, dir string, pprof bool) (*child, string, error) {
 	sock := filepath.Join(dir, "natsfan.sock")
 	cmd := exec.Command(bin)
 	cmd.Env = cleanEnv(
@@ -37,6 +38,9 @@ func startSidecar(bin, url, dir string) (*child, string, error) {
 		"NATSFAN_SOCKET_MAX_CONNECTIONS=15000",
 		"NATSFAN_SHUTDOWN_TIMEOUT=2s",
 	)
+	if pprof {
+		cmd.Env = append(cmd.Env, "NATSFAN_PPROF_ADDR=127.0.0.1:0")
+	}
 	c, _, err := startChild("natsfan", cmd, "natsfan started", 20*time.Second)
 	if err != nil {
 		return nil, "", err
