@@ -42,7 +42,7 @@ type conn struct {
 
 	mu     sync.Mutex // guards out, closed, reason, subs
 	space  *sync.Cond // signalled when the writer has taken out
-	out    []byte     // frames queued for the client
+	out    outbound   // frames queued for the client
 	closed bool
 	reason string
 	subs   map[string]*connSub // by sid
@@ -202,7 +202,7 @@ func (c *conn) queueErr(text string) {
 func (c *conn) queue(frame func([]byte) []byte) {
 	c.mu.Lock()
 	if !c.closed {
-		c.out = frame(c.out)
+		c.out.appendFrame(frame)
 	}
 	c.mu.Unlock()
 	c.wake()
@@ -215,16 +215,13 @@ func (c *conn) wake() {
 	}
 }
 
-// maxIdleOutbound is the largest outbound buffer the writer keeps for reuse.
-const maxIdleOutbound = 64 << 10
-
 // write sends what is queued, PINGs the client, and on close sends what is
 // left (the -ERR that closed the connection among it) before closing the
 // socket.
 func (c *conn) write() {
 	ping := time.NewTicker(c.srv.cfg.PingInterval)
 	defer ping.Stop()
-	var spare []byte
+	var spare, iov net.Buffers // reused: what was taken, and a copy that writev consumes
 	for {
 		closing := false
 		select {
@@ -241,13 +238,13 @@ func (c *conn) write() {
 		}
 
 		c.mu.Lock()
-		out := c.out
-		c.out = spare[:0]
+		taken := c.out.take(spare)
 		c.space.Broadcast()
 		c.mu.Unlock()
-		if len(out) > 0 {
+		if len(taken) > 0 {
+			iov = append(iov[:0], taken...)
 			_ = c.nc.SetWriteDeadline(time.Now().Add(c.srv.cfg.WriteDeadline))
-			if _, err := c.nc.Write(out); err != nil {
+			if _, err := iov.WriteTo(c.nc); err != nil {
 				var ne net.Error
 				if errors.As(err, &ne) && ne.Timeout() {
 					c.closeWith(CloseSlowConsumer, "")
@@ -257,10 +254,7 @@ func (c *conn) write() {
 				closing = true
 			}
 		}
-		spare = out
-		if cap(spare) > maxIdleOutbound {
-			spare = nil // do not keep a burst's buffer for an idle connection
-		}
+		spare = release(taken)
 		if closing {
 			c.nc.Close()
 			return
@@ -278,7 +272,7 @@ func (c *conn) closeWith(reason, errText string) {
 		return
 	}
 	if errText != "" {
-		c.out = protocol.AppendErr(c.out, errText)
+		c.out.appendFrame(func(out []byte) []byte { return protocol.AppendErr(out, errText) })
 	}
 	c.closed, c.reason = true, reason
 	c.space.Broadcast()

@@ -186,7 +186,7 @@ func (c *conn) subscriptionEnded(cs *connSub, err error) {
 func (c *conn) deliver(cs *connSub, m *Msg) bool {
 	headers := c.headers.Load()
 	c.mu.Lock()
-	for len(c.out) >= maxOutbound && !c.closed && cs.ctx.Err() == nil {
+	for c.out.size >= maxOutbound && !c.closed && cs.ctx.Err() == nil {
 		c.space.Wait()
 	}
 	if c.closed || cs.ctx.Err() != nil {
@@ -195,13 +195,13 @@ func (c *conn) deliver(cs *connSub, m *Msg) bool {
 	}
 	more := true
 	for m != nil && more {
-		c.out = appendMsg(c.out, cs.sid, m, headers)
+		c.out.commit(appendMsg(c.out.room(msgLen(cs.sid, m, headers)), cs.sid, m, headers))
 		n := cs.delivered.Add(1)
 		if max := cs.max.Load(); max > 0 && n >= max {
 			more = false
 		}
 		m = nil
-		if more && len(c.out) < maxOutbound && cs.sub != nil {
+		if more && c.out.size < maxOutbound && cs.sub != nil {
 			m = cs.sub.tryNext()
 		}
 	}
@@ -221,6 +221,14 @@ func appendMsg(out []byte, sid string, m *Msg, headers bool) []byte {
 		return protocol.AppendHMsg(out, m.Subject, sid, m.Reply, m.rawHeader, m.Data)
 	}
 	return protocol.AppendMsg(out, m.Subject, sid, m.Reply, m.Data)
+}
+
+// msgLen returns how many bytes appendMsg appends.
+func msgLen(sid string, m *Msg, headers bool) int {
+	if headers && m.rawHeader != nil {
+		return protocol.HMsgLen(m.Subject, sid, m.Reply, len(m.rawHeader), len(m.Data))
+	}
+	return protocol.MsgLen(m.Subject, sid, m.Reply, len(m.Data))
 }
 
 // queueKey names a queue group: its members subscribe to the same subject
