@@ -89,6 +89,7 @@ func WithSubscriptionLag(l buffer.Lag) SubscribeOption {
 type Subscription struct {
 	hub     *Hub
 	pattern string
+	literal bool // pattern has no wildcards: a message matches when its subject equals it
 	readers []*streamReader
 
 	// Owned by the goroutine calling Next.
@@ -130,7 +131,7 @@ func (h *Hub) Subscribe(ctx context.Context, pattern string, opts ...SubscribeOp
 		lag = *c.lag
 	}
 
-	s := &Subscription{hub: h, pattern: pattern}
+	s := &Subscription{hub: h, pattern: pattern, literal: subjects.IsLiteral(pattern)}
 	for _, st := range h.streams {
 		if !subjects.Overlap(pattern, st.pattern) {
 			continue
@@ -199,13 +200,22 @@ func (s *Subscription) tryNext() *Msg {
 		m := s.pending[0]
 		s.pending = s.pending[1:]
 		s.from.last = m.Seq
-		if s.from.filter && !subjects.Match(s.pattern, m.Subject) {
+		if s.from.filter && !s.matches(m.Subject) {
 			continue
 		}
 		s.delivered.Add(1)
 		return m
 	}
 	return nil
+}
+
+// matches reports whether subject matches the subscription's pattern:
+// most consumers name a literal subject, which a comparison decides.
+func (s *Subscription) matches(subject string) bool {
+	if s.literal {
+		return subject == s.pattern
+	}
+	return subjects.Match(s.pattern, subject)
 }
 
 func (s *Subscription) nextBatch(ctx context.Context) (*streamReader, buffer.Batch[*Msg], error) {
