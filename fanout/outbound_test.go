@@ -76,17 +76,26 @@ func TestOutboundReleaseReusesTheSpare(t *testing.T) {
 }
 
 func TestOutboundAppendsWithoutAllocating(t *testing.T) {
+	const frames = 1000
 	var q outbound
 	data := make([]byte, 128)
+	size := protocol.MsgLen("bench.x", "1", "", len(data))
+	chunks := (frames*size + chunkSize - 1) / chunkSize
+	// Chunks come from the pool, but the race detector makes sync.Pool drop
+	// a random quarter of what is put back: then allow a new chunk each
+	// time, but nothing per frame.
+	limit := 0.0
+	if raceEnabled {
+		limit = float64(chunks)
+	}
 	var spare [][]byte
 	allocs := testing.AllocsPerRun(100, func() {
-		for range 1000 {
-			size := protocol.MsgLen("bench.x", "1", "", len(data))
+		for range frames {
 			q.commit(protocol.AppendMsg(q.room(size), "bench.x", "1", "", data))
 		}
 		spare = release(q.take(spare))
 	})
-	if allocs > 0 {
-		t.Errorf("%.1f allocations per 1,000 frames queued and released, want 0", allocs)
+	if allocs > limit {
+		t.Errorf("%.1f allocations per %d frames queued and released, want at most %.0f", allocs, frames, limit)
 	}
 }

@@ -1,0 +1,6 @@
+//go:build race
+
+package fanout
+
+// raceEnabled is whether the race detector is on.
+const raceEnabled = true
