@@ -44,7 +44,7 @@
 // protocol subpackage. A connection that falls behind its lag limit, or
 // whose writes stall past the write deadline, is sent -ERR 'Slow Consumer'
 // and closed; messages a connection has not taken stay in the hub, shared,
-// so a slow connection costs at most 1 MiB of its own.
+// so a slow connection costs at most 512 KiB of its own (outbound.go).
 //
 // # Shutting down
 //
