@@ -23,15 +23,19 @@ var modeColors = map[string]color.Color{
 }
 
 // writeChart draws, for each message size, deliveries/s and paced p99
-// against N (log scales), one line per mode, and writes them as one PNG.
+// against N (log scales), one line per mode, and writes them as one PNG. A
+// cross marks a point of a phase that lost messages: its rate counts only
+// what was delivered.
 func writeChart(path string, results []result, sizes, ns []int) error {
 	var rows [][]*plot.Plot
 	for _, size := range sizes {
-		tp, err := panel(results, size, ns, "deliveries/s (throughput phase)", func(r result) float64 { return r.Rate })
+		tp, err := panel(results, size, ns, "deliveries/s (throughput phase)",
+			func(r result) float64 { return r.Rate }, func(r result) bool { return r.Lost > 0 })
 		if err != nil {
 			return err
 		}
-		lat, err := panel(results, size, ns, "p99 latency, ms (paced phase)", func(r result) float64 { return float64(r.P99) / 1e6 })
+		lat, err := panel(results, size, ns, "p99 latency, ms (paced phase)",
+			func(r result) float64 { return float64(r.P99) / 1e6 }, func(r result) bool { return r.PacedLost > 0 })
 		if err != nil {
 			return err
 		}
@@ -59,10 +63,11 @@ func writeChart(path string, results []result, sizes, ns []int) error {
 	return f.Close()
 }
 
-// panel plots value against N for messages of size, one line per mode;
-// points with a value of zero or less (nothing measured) are left out, as
-// a log scale cannot show them.
-func panel(results []result, size int, ns []int, ylabel string, value func(result) float64) (*plot.Plot, error) {
+// panel plots value against N for messages of size, one line per mode,
+// with a cross on the points where lost is true; points with a value of
+// zero or less (nothing measured) are left out, as a log scale cannot show
+// them.
+func panel(results []result, size int, ns []int, ylabel string, value func(result) float64, lost func(result) bool) (*plot.Plot, error) {
 	p := plot.New()
 	p.Title.Text = fmt.Sprintf("%s messages", sizeName(size))
 	p.X.Label.Text = "consumers (N)"
@@ -75,11 +80,15 @@ func panel(results []result, size int, ns []int, ylabel string, value func(resul
 	p.Y.Scale, p.Y.Tick.Marker = plot.LogScale{}, oneTwoFiveTicks{}
 	p.Legend.Top, p.Legend.Left = true, false
 	p.Add(plotter.NewGrid())
+	var lossy plotter.XYs
 	for _, m := range modes {
 		var xys plotter.XYs
 		for _, r := range results {
 			if r.Mode == m.name && r.Size == size && value(r) > 0 {
 				xys = append(xys, plotter.XY{X: float64(r.N), Y: value(r)})
+				if lost(r) {
+					lossy = append(lossy, xys[len(xys)-1])
+				}
 			}
 		}
 		if len(xys) == 0 {
@@ -93,6 +102,16 @@ func panel(results []result, size int, ns []int, ylabel string, value func(resul
 		line.Width = vg.Points(1.5)
 		p.Add(line, points)
 		p.Legend.Add(m.name, line, points)
+	}
+	if len(lossy) > 0 {
+		crosses, err := plotter.NewScatter(lossy)
+		if err != nil {
+			return nil, err
+		}
+		crosses.Shape = draw.CrossGlyph{}
+		crosses.Radius = vg.Points(6)
+		p.Add(crosses)
+		p.Legend.Add("messages lost", crosses)
 	}
 	return p, nil
 }
