@@ -14,16 +14,21 @@ import (
 // printTable writes results as an aligned table: the paced (latency) phase,
 // then the burst (throughput) phase with the upstream's egress and the leaf
 // node's or sidecar's CPU per million deliveries in it, then the peak RSS
-// and the consumers cut off over the cell.
+// and the consumers cut off over the cell, and why (the last column, left
+// as it is so that lines have no trailing blanks).
 func printTable(w io.Writer, results []result) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "mode\tN\tsize\tpaced msgs/s\tp50\tp99\tp99.9\tpaced lost\tburst msgs\tdeliveries/s\tburst lost\tburst p99\tegress B/msg\tcopies\tCPU s/M\tpeak RSS\tcut off\twhy\t")
+	fmt.Fprintln(tw, "mode\tN\tsize\tpaced msgs/s\tp50\tp99\tp99.9\tpaced lost\tburst msgs\tdeliveries/s\tburst lost\tburst p99\tegress B/msg\tcopies\tCPU s/M\tpeak RSS\tcut off\t  why")
 	for _, r := range results {
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%.0f\t%s\t%s\t%s\t%d\t%d\t%s\t%d\t%s\t%.0f\t%.2f\t%s\t%s\t%d\t%s\t\n",
+		why := r.Why
+		if why != "" {
+			why = "  " + why
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%.0f\t%s\t%s\t%s\t%d\t%d\t%s\t%d\t%s\t%.0f\t%.2f\t%s\t%s\t%d\t%s\n",
 			r.Mode, r.N, sizeName(r.Size),
 			r.PacedRate, durString(r.P50), durString(r.P99), durString(r.P999), r.PacedLost,
 			r.Messages, rateString(r.Rate), r.Lost, durString(r.BurstP99),
-			r.EgressPerMsg, r.Copies, cpuString(r.CPUPerM), mibString(r.PeakRSS), r.CutOff, r.Why)
+			r.EgressPerMsg, r.Copies, cpuString(r.CPUPerM), mibString(r.PeakRSS), r.CutOff, why)
 	}
 	return tw.Flush()
 }
