@@ -62,7 +62,7 @@ type profiling struct {
 // run measures the cell on a fresh upstream, leaf node or sidecar and
 // consumers, which it stops before it returns. With prof, it also profiles
 // the sidecar, if the mode runs one.
-func (c cell) run(natsfanBin, dir string, prof *profiling) (result, error) {
+func (c cell) run(sc sidecar, dir string, prof *profiling) (result, error) {
 	r := result{Mode: c.mode.name, N: c.n, Size: c.size, Messages: c.messages,
 		PacedRate: c.rate, PacedMessages: c.pacedMessages, CPUPerM: math.NaN()}
 	up, leafURL, err := startUpstream()
@@ -70,7 +70,7 @@ func (c cell) run(natsfanBin, dir string, prof *profiling) (result, error) {
 		return r, err
 	}
 	defer up.Shutdown()
-	t, err := c.mode.start(&env{upstream: up, leafURL: leafURL, natsfan: natsfanBin, dir: dir, pprof: prof != nil})
+	t, err := c.mode.start(&env{upstream: up, leafURL: leafURL, natsfan: sc, dir: dir, pprof: prof != nil})
 	if err != nil {
 		return r, err
 	}

@@ -59,6 +59,12 @@
 // --runs K runs every cell K times and reports medians, with the worst loss
 // of any run.
 //
+// --set NATSFAN_NAME=VALUE,… runs the sidecar with other settings, to see
+// what they change; the report's header lists them. For example, with lag
+// limits that let one consumer fall behind a whole burst:
+//
+//	go run ./cmd/natsfan-bench --modes natsfan-socket --n 1 --set NATSFAN_CONSUMER_MAX_LAG_BYTES=1GiB,NATSFAN_CONSUMER_MAX_LAG_MESSAGES=4000000
+//
 // --profile DIR has the sidecar serve pprof and writes a CPU profile of each
 // natsfan-socket cell's throughput phase (a --profile-duration window from
 // its start, 5 s by default) to DIR, for `go tool pprof`:

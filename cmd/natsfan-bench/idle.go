@@ -18,13 +18,13 @@ type idleResult struct {
 // idle socket consumers to it in this process, each a nats.go connection
 // with one subscription, growing to each count of steps in turn, and
 // returns its memory at each step (and with none, first).
-func measureIdle(natsfanBin, dir string, steps []int) ([]idleResult, error) {
+func measureIdle(natsfan sidecar, dir string, steps []int) ([]idleResult, error) {
 	up, _, err := startUpstream()
 	if err != nil {
 		return nil, err
 	}
 	defer up.Shutdown()
-	sc, sock, err := startSidecar(natsfanBin, up.ClientURL(), dir, false)
+	sc, sock, err := startSidecar(natsfan, up.ClientURL(), dir, false)
 	if err != nil {
 		return nil, err
 	}

@@ -43,6 +43,7 @@ type config struct {
 	pacedFor    time.Duration
 	idle        []int
 	natsfanBin  string
+	settings    []string // NATSFAN_NAME=VALUE for the sidecar
 	runs        int
 	profile     string        // directory for CPU profiles of the sidecar; "": none
 	profileFor  time.Duration // the window of each profile
@@ -53,6 +54,7 @@ func parseFlags(args []string) (*config, error) {
 	var (
 		c                          config
 		ns, sizes, modeNames, idle string
+		settings                   string
 	)
 	fs.BoolVar(&c.short, "short", false, "smoke test: N 1,4, few messages at a low rate, 100 idle consumers; exit 1 unless every mode delivers everything (overrides the flags below)")
 	fs.StringVar(&c.out, "out", filepath.Join("cmd", "natsfan-bench", "results"), "directory for bench.csv, idle.csv and bench.png (with -short: a temporary directory unless set)")
@@ -67,6 +69,7 @@ func parseFlags(args []string) (*config, error) {
 	fs.StringVar(&idle, "idle", "1000,10000", "numbers of idle socket consumers to measure the sidecar's memory with; empty: skip")
 	fs.IntVar(&c.runs, "runs", 1, "runs of every cell; the table shows medians, and the worst loss of any run")
 	fs.StringVar(&c.natsfanBin, "natsfan-bin", "", "natsfan binary to run; empty: build ./cmd/natsfan")
+	fs.StringVar(&settings, "set", "", "settings for the sidecar (natsfan-socket and idle memory), comma-separated NATSFAN_NAME=VALUE, such as NATSFAN_CONSUMER_MAX_LAG_BYTES=1GiB; empty: natsfan's defaults. The header of the report lists them")
 	fs.StringVar(&c.profile, "profile", "", "directory to write a CPU profile of the sidecar's throughput phase to, for every natsfan-socket cell and run (the sidecar serves pprof, which costs it some CPU); empty: none")
 	fs.DurationVar(&c.profileFor, "profile-duration", 5*time.Second, "window of each CPU profile, from the start of the throughput phase (whole seconds)")
 	if err := fs.Parse(args); err != nil {
@@ -90,6 +93,9 @@ func parseFlags(args []string) (*config, error) {
 	}
 	if c.idle, err = parseInts(idle); err != nil {
 		return nil, fmt.Errorf("bad -idle: %w", err)
+	}
+	if c.settings, err = parseSettings(settings); err != nil {
+		return nil, fmt.Errorf("bad -set: %w", err)
 	}
 	for _, name := range strings.Split(modeNames, ",") {
 		i := slices.IndexFunc(modes, func(m mode) bool { return m.name == strings.TrimSpace(name) })
@@ -115,6 +121,22 @@ func parseInts(s string) ([]int, error) {
 			return nil, fmt.Errorf("%q is not a positive number", f)
 		}
 		out = append(out, n)
+	}
+	return out, nil
+}
+
+// parseSettings splits --set into NATSFAN_NAME=VALUE settings.
+func parseSettings(s string) ([]string, error) {
+	var out []string
+	for kv := range strings.SplitSeq(s, ",") {
+		if kv = strings.TrimSpace(kv); kv == "" {
+			continue
+		}
+		name, _, ok := strings.Cut(kv, "=")
+		if !ok || !strings.HasPrefix(name, "NATSFAN_") || len(name) == len("NATSFAN_") {
+			return nil, fmt.Errorf("%q is not NATSFAN_NAME=VALUE", kv)
+		}
+		out = append(out, kv)
 	}
 	return out, nil
 }
@@ -159,15 +181,18 @@ func run(args []string, stdout io.Writer) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	bin := c.natsfanBin
-	if bin == "" {
-		if bin, err = buildNatsfan(dir); err != nil {
+	sc := sidecar{bin: c.natsfanBin, settings: c.settings}
+	if sc.bin == "" {
+		if sc.bin, err = buildNatsfan(dir); err != nil {
 			return err
 		}
 	}
 
 	header := fmt.Sprintf("natsfan-bench: %s/%s, %d CPUs, %s; throughput phase: %d deliveries per cell (at least %d messages, ÷8 over 1 KiB) as fast as the publisher can; paced phase: %v at %.0f msgs/s, or less so as to offer at most %.0f MB/s of deliveries; %d run(s) per cell",
 		runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version(), c.deliveries, c.minMessages, c.pacedFor, c.rate, c.bandwidth/1e6, c.runs)
+	if len(c.settings) > 0 {
+		header += "; sidecar settings: " + strings.Join(c.settings, " ")
+	}
 	fmt.Fprintln(stdout, header)
 	var results []result
 	for _, size := range c.sizes {
@@ -178,7 +203,7 @@ func run(args []string, stdout io.Writer) error {
 				var runs []result
 				for i := range c.runs {
 					began := time.Now()
-					r, err := cl.run(bin, dir, c.profiling(cl, i))
+					r, err := cl.run(sc, dir, c.profiling(cl, i))
 					if err != nil {
 						return fmt.Errorf("%s, N=%d, %s: %w", m.name, n, sizeName(size), err)
 					}
@@ -195,7 +220,7 @@ func run(args []string, stdout io.Writer) error {
 	}
 	var idle []idleResult
 	if len(c.idle) > 0 {
-		if idle, err = measureIdle(bin, dir, c.idle); err != nil {
+		if idle, err = measureIdle(sc, dir, c.idle); err != nil {
 			return fmt.Errorf("idle memory: %w", err)
 		}
 	}

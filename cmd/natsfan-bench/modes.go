@@ -32,7 +32,7 @@ type mode struct {
 type env struct {
 	upstream *server.Server
 	leafURL  string // the upstream's leaf node URL
-	natsfan  string
+	natsfan  sidecar
 	dir      string
 	pprof    bool // serve pprof from the sidecar
 }

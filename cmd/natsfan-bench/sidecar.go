@@ -21,15 +21,22 @@ func buildNatsfan(dir string) (string, error) {
 	return bin, nil
 }
 
+// sidecar is how the benchmark runs natsfan: its binary, and settings
+// (NATSFAN_NAME=VALUE, from --set) that override the benchmark's own.
+type sidecar struct {
+	bin      string
+	settings []string
+}
+
 // startSidecar runs the natsfan binary as a child on upstream URL url,
 // ingesting benchSubjects and serving consumers on a Unix socket in dir,
 // and returns it with the socket's path once it logs that it has started.
 // Everything else is natsfan's defaults, but for a connection limit high
-// enough for the idle-memory test and a short shutdown. With pprof, it
-// serves pprof on a free loopback port (child.pprof has it).
-func startSidecar(bin, url, dir string, pprof bool) (*child, string, error) {
+// enough for the idle-memory test, a short shutdown, and sc's settings.
+// With pprof, it serves pprof on a free loopback port (child.pprof has it).
+func startSidecar(sc sidecar, url, dir string, pprof bool) (*child, string, error) {
 	sock := filepath.Join(dir, "natsfan.sock")
-	cmd := exec.Command(bin)
+	cmd := exec.Command(sc.bin)
 	cmd.Env = cleanEnv(
 		"NATSFAN_NATS_URL="+url,
 		"NATSFAN_SUBJECTS="+benchSubjects,
@@ -41,6 +48,7 @@ func startSidecar(bin, url, dir string, pprof bool) (*child, string, error) {
 	if pprof {
 		cmd.Env = append(cmd.Env, "NATSFAN_PPROF_ADDR=127.0.0.1:0")
 	}
+	cmd.Env = append(cmd.Env, sc.settings...) // the last of a name wins
 	c, _, err := startChild("natsfan", cmd, "natsfan started", 20*time.Second)
 	if err != nil {
 		return nil, "", err
