@@ -128,13 +128,6 @@ func TestLoadConfig_valid(t *testing.T) {
 	credsFile := writeFile(t, "user.creds", "-----BEGIN NATS USER JWT-----\n")
 	seedFile := writeFile(t, "seed.nk", "SUAxxx\n")
 	tlsFiles := newTLSFiles(t)
-	upstream := func(kv ...string) map[string]string {
-		m := map[string]string{"NATS_URL": "nats://nats:4222", "SUBJECTS": "a.>"}
-		for i := 0; i < len(kv); i += 2 {
-			m[kv[i]] = kv[i+1]
-		}
-		return m
-	}
 
 	tests := []struct {
 		name  string
@@ -295,13 +288,6 @@ func TestLoadConfig_invalid(t *testing.T) {
 	otherTLS := newTLSFiles(t)
 	missing := filepath.Join(t.TempDir(), "missing")
 	dir := t.TempDir()
-	upstream := func(kv ...string) map[string]string {
-		m := map[string]string{"NATS_URL": "nats://nats:4222", "SUBJECTS": "a.>"}
-		for i := 0; i < len(kv); i += 2 {
-			m[kv[i]] = kv[i+1]
-		}
-		return m
-	}
 
 	tests := []struct {
 		name string
@@ -674,4 +660,14 @@ func newTLSFiles(t *testing.T) tlsFiles {
 	keyPEM := string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}))
 	cert := writeFile(t, "cert.pem", certPEM)
 	return tlsFiles{ca: cert, cert: cert, key: writeFile(t, "key.pem", keyPEM)}
+}
+
+// upstream returns the variables of a minimal valid configuration (an
+// upstream URL and a subject) with kv, name and value pairs, set on top.
+func upstream(kv ...string) map[string]string {
+	m := map[string]string{"NATS_URL": "nats://nats:4222", "SUBJECTS": "a.>"}
+	for i := 0; i < len(kv); i += 2 {
+		m[kv[i]] = kv[i+1]
+	}
+	return m
 }
