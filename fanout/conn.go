@@ -32,19 +32,17 @@ type conn struct {
 	cancel context.CancelFunc
 
 	// Owned by run.
-	parser    protocol.Parser
-	connected bool
-	verbose   bool
+	parser  protocol.Parser
+	verbose bool
 
 	headers  atomic.Bool   // the client handles HMSG
 	pingsOut atomic.Int32  // PINGs sent and not answered
 	kick     chan struct{} // wakes the writer; capacity 1
 
-	mu     sync.Mutex // guards out, closed, reason, subs
+	mu     sync.Mutex // guards out, closed, subs
 	space  *sync.Cond // signalled when the writer has taken out
 	out    outbound   // frames queued for the client
 	closed bool
-	reason string
 	subs   map[string]*connSub // by sid
 	pumps  sync.WaitGroup
 }
@@ -177,7 +175,6 @@ func (c *conn) handleConnect(cmd *protocol.Command) error {
 		c.protocolError(err)
 		return errClose
 	}
-	c.connected = true
 	c.verbose = info.Verbose
 	c.headers.Store(info.Headers)
 	c.log.Debug("client connected", zap.Stringer("connect", info))
@@ -221,7 +218,9 @@ func (c *conn) wake() {
 func (c *conn) write() {
 	ping := time.NewTicker(c.srv.cfg.PingInterval)
 	defer ping.Stop()
-	var spare, iov net.Buffers // reused: what was taken, and a copy that writev consumes
+	// Reused between writes: the slice of what was taken, and the backing
+	// array of the copy writev consumes (WriteTo empties iov itself).
+	var spare, iovs net.Buffers
 	for {
 		closing := false
 		select {
@@ -242,7 +241,8 @@ func (c *conn) write() {
 		c.space.Broadcast()
 		c.mu.Unlock()
 		if len(taken) > 0 {
-			iov = append(iov[:0], taken...)
+			iovs = append(iovs[:0], taken...)
+			iov := iovs
 			_ = c.nc.SetWriteDeadline(time.Now().Add(c.srv.cfg.WriteDeadline))
 			if _, err := iov.WriteTo(c.nc); err != nil {
 				var ne net.Error
@@ -274,7 +274,7 @@ func (c *conn) closeWith(reason, errText string) {
 	if errText != "" {
 		c.out.appendFrame(func(out []byte) []byte { return protocol.AppendErr(out, errText) })
 	}
-	c.closed, c.reason = true, reason
+	c.closed = true
 	c.space.Broadcast()
 	c.mu.Unlock()
 	c.srv.countClose(reason)

@@ -17,7 +17,6 @@ import (
 type connSub struct {
 	sid     string
 	subject string
-	queue   string
 	sub     *Subscription // nil for a queue group member
 	group   *queueGroup   // nil for a plain subscription
 
@@ -46,7 +45,7 @@ func (c *conn) subscribe(subject, queue, sid string) {
 		return
 	}
 
-	cs := &connSub{sid: sid, subject: subject, queue: queue}
+	cs := &connSub{sid: sid, subject: subject}
 	cs.ctx, cs.cancel = context.WithCancel(c.ctx)
 	var err error
 	if queue == "" {
@@ -186,7 +185,7 @@ func (c *conn) subscriptionEnded(cs *connSub, err error) {
 func (c *conn) deliver(cs *connSub, m *Msg) bool {
 	headers := c.headers.Load()
 	c.mu.Lock()
-	for c.out.size >= maxOutbound && !c.closed && cs.ctx.Err() == nil {
+	for c.out.held >= maxOutbound && !c.closed && cs.ctx.Err() == nil {
 		c.space.Wait()
 	}
 	if c.closed || cs.ctx.Err() != nil {
@@ -201,7 +200,7 @@ func (c *conn) deliver(cs *connSub, m *Msg) bool {
 			more = false
 		}
 		m = nil
-		if more && c.out.size < maxOutbound && cs.sub != nil {
+		if more && c.out.held < maxOutbound && cs.sub != nil {
 			m = cs.sub.tryNext()
 		}
 	}

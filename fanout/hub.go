@@ -163,7 +163,7 @@ func (h *Hub) Close() {
 	}
 	h.mu.Unlock()
 	for _, s := range subs {
-		s.cut(ErrHubClosed)
+		s.end(ErrHubClosed)
 	}
 }
 

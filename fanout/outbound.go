@@ -18,6 +18,7 @@ import (
 type outbound struct {
 	chunks net.Buffers // the last one is being filled
 	size   int         // bytes queued, in all the chunks
+	held   int         // the chunks' capacity: the memory they hold
 }
 
 // chunkSize is the size of a pooled chunk: nats-server's largest write
@@ -43,6 +44,7 @@ func (q *outbound) room(n int) []byte {
 		c = make([]byte, 0, n)
 	}
 	q.chunks = append(q.chunks, c)
+	q.held += cap(c)
 	return c
 }
 
@@ -65,7 +67,7 @@ func (q *outbound) appendFrame(frame func([]byte) []byte) {
 // spare is a slice of an earlier take to reuse.
 func (q *outbound) take(spare net.Buffers) net.Buffers {
 	taken := q.chunks
-	q.chunks, q.size = spare[:0], 0
+	q.chunks, q.size, q.held = spare[:0], 0, 0
 	return taken
 }
 

@@ -23,13 +23,20 @@ func queueMsgs(q *outbound, n, payload int) []byte {
 }
 
 func TestOutboundKeepsFramesInOrderAcrossChunks(t *testing.T) {
-	for _, payload := range []int{0, 100, chunkSize - 20, chunkSize, 3 * chunkSize} {
+	for _, payload := range []int{0, 100, chunkSize/2 + 1, chunkSize - 20, chunkSize, 3 * chunkSize} {
 		t.Run(fmt.Sprint(payload), func(t *testing.T) {
 			var q outbound
 			q.appendFrame(protocol.AppendPing)
 			want := append([]byte("PING\r\n"), queueMsgs(&q, 50, payload)...)
 			if q.size != len(want) {
 				t.Errorf("size = %d, want %d", q.size, len(want))
+			}
+			held := 0
+			for _, c := range q.chunks {
+				held += cap(c)
+			}
+			if q.held != held || q.held < q.size {
+				t.Errorf("held = %d, want the chunks' capacity, %d", q.held, held)
 			}
 			taken := q.take(nil)
 			if got := bytes.Join(taken, nil); !bytes.Equal(got, want) {
@@ -40,8 +47,8 @@ func TestOutboundKeepsFramesInOrderAcrossChunks(t *testing.T) {
 					t.Errorf("a chunk of %d bytes, more than a chunk or one frame", len(c))
 				}
 			}
-			if q.size != 0 || len(q.chunks) != 0 {
-				t.Errorf("after take: size %d, %d chunks", q.size, len(q.chunks))
+			if q.size != 0 || q.held != 0 || len(q.chunks) != 0 {
+				t.Errorf("after take: size %d, held %d, %d chunks", q.size, q.held, len(q.chunks))
 			}
 		})
 	}

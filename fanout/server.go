@@ -71,18 +71,17 @@ const (
 	CloseProtocolError  = "protocol_error"
 	CloseServerShutdown = "server_shutdown"
 	CloseWriteError     = "write_error"
-	closeReasonsCount   = 10
 )
 
-// maxOutbound is how many bytes may be queued for one client before its
-// subscriptions wait for the writer. Past it, messages stay in the hub's
-// buffer, where the lag limit applies. A connection holds at most twice
-// this (plus a frame each): what is queued, and what the writer is
-// sending. The benchmark program delivered as fast with 256 KiB as with
+// maxOutbound is how much memory the frames queued for one client may hold
+// (outbound.held: whole chunks, however full) before its subscriptions wait
+// for the writer. Past it, messages stay in the hub's buffer, where the lag
+// limit applies. A connection holds at most twice this (plus a frame each):
+// what is queued, and what the writer is sending. The benchmark program delivered as fast with 256 KiB as with
 // 1 MiB, and faster at 4 KiB messages and N=200.
 const maxOutbound = 256 << 10
 
-var closeReasons = [closeReasonsCount]string{
+var closeReasons = [...]string{
 	CloseClient, CloseSlowConsumer, CloseStale, CloseConnectTimeout, CloseMaxConnections,
 	CloseMaxControlLine, CloseMaxPayload, CloseProtocolError, CloseServerShutdown, CloseWriteError,
 }
@@ -117,7 +116,7 @@ type Server struct {
 
 	nextID   atomic.Uint64
 	accepted atomic.Uint64
-	closed   [closeReasonsCount]atomic.Uint64
+	closed   [len(closeReasons)]atomic.Uint64
 }
 
 // NewServer returns a Server for hub. Serve starts it on a listener.
@@ -308,7 +307,7 @@ func (s *Server) Stats() ServerStats {
 	s.mu.Lock()
 	n := len(s.conns)
 	s.mu.Unlock()
-	st := ServerStats{Connections: n, Accepted: s.accepted.Load(), Closed: make(map[string]uint64, closeReasonsCount)}
+	st := ServerStats{Connections: n, Accepted: s.accepted.Load(), Closed: make(map[string]uint64, len(closeReasons))}
 	for i, r := range closeReasons {
 		st.Closed[r] = s.closed[i].Load()
 	}

@@ -269,13 +269,7 @@ func (s *Subscription) Delivered() uint64 { return s.delivered.Load() }
 
 // Close ends the subscription: a blocked Next returns ErrClosed. It releases
 // the subscription's hold on the streams at once. Idempotent.
-func (s *Subscription) Close() { s.cut(ErrClosed) }
-
-// cut ends the subscription with err as what Next returns.
-func (s *Subscription) cut(err error) {
-	s.closeReaders(err)
-	s.end(err)
-}
+func (s *Subscription) Close() { s.end(ErrClosed) }
 
 func (s *Subscription) closeReaders(err error) {
 	for _, sr := range s.readers {
@@ -283,7 +277,7 @@ func (s *Subscription) closeReaders(err error) {
 	}
 }
 
-// end releases everything the subscription holds, once.
+// end releases everything the subscription holds, once: Next returns err.
 func (s *Subscription) end(err error) {
 	s.endOnce.Do(func() {
 		s.endErr = err

@@ -31,11 +31,6 @@ const (
 	// The connection stays open (server/client.go, processSubEx).
 	TextInvalidSubject = "Invalid Subject"
 
-	// TextInvalidPublishSubject answers, for a client that asked to be
-	// pedantic, a PUB to a subject that is not a valid literal subject. The
-	// connection stays open (server/client.go, processPub).
-	TextInvalidPublishSubject = "Invalid Publish Subject"
-
 	// TextStaleConnection is sent when the client has not answered the
 	// server's PINGs; the connection is then closed (server/client.go,
 	// processPingTimer). nats.go reconnects.
@@ -44,10 +39,6 @@ const (
 	// TextAuthTimeout is sent when no CONNECT arrived in time; the
 	// connection is then closed (server/client.go, authTimeout).
 	TextAuthTimeout = "Authentication Timeout"
-
-	// TextAuthViolation is sent when authentication fails; the connection
-	// is then closed (server/client.go, authViolation).
-	TextAuthViolation = "Authorization Violation"
 
 	// TextMaxConnections is sent to a connection over the server's limit,
 	// which is then closed: the text of nats-server's ErrTooManyConnections
