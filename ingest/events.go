@@ -99,15 +99,11 @@ func (in *Ingester) onError(_ *nats.Conn, sub *nats.Subscription, err error) {
 		// nats.go reports this once each time the subscription starts to
 		// drop, not per drop; drops are counted by the subscription.
 		s.slowConsumer.Add(1)
-		dropped := 0
-		if n, err := sub.Dropped(); err == nil {
-			dropped = n
-			s.dropped.Store(uint64(n))
-		}
+		dropped := s.keepDropped(sub)
 		if s.dropLog.allow(time.Now()) {
 			in.log.Warn("ingest fell behind upstream: nats.go is dropping messages beyond the pending limits",
 				zap.String("pattern", s.pattern),
-				zap.Int("dropped", dropped),
+				zap.Uint64("dropped", dropped),
 				zap.Int("pending_messages_limit", in.cfg.PendingMessages),
 				zap.Int("pending_bytes_limit", in.cfg.PendingBytes))
 		}

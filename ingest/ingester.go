@@ -383,7 +383,7 @@ func (in *Ingester) Close() {
 		}
 		in.closing.Store(true)
 		for _, s := range in.subs {
-			s.keepDropped()
+			s.keepDropped(s.sub)
 		}
 		nc.Close()
 		for _, s := range in.subs {

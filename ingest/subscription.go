@@ -124,9 +124,7 @@ func (s *subscription) flush(sub *nats.Subscription) {
 	s.mu.Unlock()
 	// Drops happen only while messages are pending, hence before a later
 	// flush: reading the count here keeps it once sub has closed.
-	if n, err := sub.Dropped(); err == nil {
-		s.dropped.Store(uint64(n))
-	}
+	s.keepDropped(sub)
 }
 
 // stop makes sure nothing more is appended: a callback still running (the
@@ -138,11 +136,13 @@ func (s *subscription) stop() {
 	s.mu.Unlock()
 }
 
-// keepDropped saves the drop count while the subscription still reports it.
-func (s *subscription) keepDropped() {
-	if n, err := s.sub.Dropped(); err == nil {
+// keepDropped saves sub's drop count while it still reports it, and
+// returns the count saved.
+func (s *subscription) keepDropped(sub *nats.Subscription) uint64 {
+	if n, err := sub.Dropped(); err == nil {
 		s.dropped.Store(uint64(n))
 	}
+	return s.dropped.Load()
 }
 
 // droppedNow is the drop count: nats.go's while the subscription is open,
