@@ -284,7 +284,7 @@ func TestIngester_Drain_AppendsEverythingReceivedThenStops(t *testing.T) {
 	}
 }
 
-func TestIngester_Drain_WithUpstreamDownAppendsWhatNatsHoldsWithoutWaiting(t *testing.T) {
+func TestIngester_Drain_WithUpstreamDownReturnsWithoutWaitingForItsContext(t *testing.T) {
 	srv := startServer(t, -1)
 	hub := newHub(t, "orders.>")
 	in, _ := newIngester(t, srv.ClientURL(), hub, ingest.Config{ReconnectWait: time.Hour})
