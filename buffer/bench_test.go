@@ -23,8 +23,7 @@ func startReaders(b *testing.B, buf *buffer.Buffer[int], n int, ctx context.Cont
 			}
 		})
 	}
-	for blockedInNext() < n {
-	}
+	waitBlocked(b, n)
 }
 
 // BenchmarkAppend measures one Append while n readers follow the buffer,

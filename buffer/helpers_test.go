@@ -11,7 +11,7 @@ import (
 
 // waitFor polls cond until it holds or the deadline passes. It synchronises
 // a test with a state it cannot be told about, without sleeping for a guess.
-func waitFor(t *testing.T, what string, cond func() bool) {
+func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for !cond() {
@@ -45,7 +45,7 @@ func blockedInNext() int {
 }
 
 // waitBlocked waits until n goroutines are parked waiting for the next item.
-func waitBlocked(t *testing.T, n int) {
+func waitBlocked(t testing.TB, n int) {
 	t.Helper()
 	waitFor(t, "readers to block in Next", func() bool { return blockedInNext() >= n })
 }
