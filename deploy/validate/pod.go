@@ -104,6 +104,7 @@ type podCheck struct {
 	native  bool              // natsfan is an init container
 	where   string            // natsfan's container, for messages
 	env     map[string]string // natsfan's environment, resolved
+	secret  map[string]bool   // variables of env whose value comes from a Secret
 	mounted map[string]bool   // file variables whose files a volume provides
 	port    int32             // NATSFAN_HTTP_ADDR's port, if portOK
 	portOK  bool
@@ -111,7 +112,7 @@ type podCheck struct {
 }
 
 func newPodCheck(pod podTemplate, bin *Binary, cms map[string]*corev1.ConfigMap, policies []*networkingv1.NetworkPolicy) *podCheck {
-	c := &podCheck{bin: bin, pod: pod, configMaps: cms, policies: policies, mounted: map[string]bool{}}
+	c := &podCheck{bin: bin, pod: pod, configMaps: cms, policies: policies, mounted: map[string]bool{}, secret: map[string]bool{}}
 	for i := range pod.spec.InitContainers {
 		if pod.spec.InitContainers[i].Name == natsfanContainer {
 			c.natsfan, c.native = &pod.spec.InitContainers[i], true
@@ -236,7 +237,8 @@ func (c *podCheck) resolveEnv(ct *corev1.Container) map[string]string {
 			}
 		case e.ValueFrom.SecretKeyRef != nil:
 			c.ps.addf(CheckSecrets, where, "%s comes from Secret %q as an environment variable; mount the Secret as files and use the NATSFAN_*_FILE variable instead", e.Name, e.ValueFrom.SecretKeyRef.Name)
-			env[e.Name] = "secret"
+			env[e.Name] = "secret" // a stand-in: the value is not in the manifests
+			c.secret[e.Name] = true
 		case e.ValueFrom.ResourceFieldRef != nil:
 			v, err := c.resourceField(ct, e.ValueFrom.ResourceFieldRef)
 			if err != nil {
@@ -302,7 +304,7 @@ var fileVars = []string{
 // mounted as directories, so that a rotated Secret reaches natsfan.
 func (c *podCheck) checkSecrets() {
 	for _, name := range []string{"NATSFAN_NATS_TOKEN", "NATSFAN_NATS_PASSWORD"} {
-		if v := c.env[name]; v != "" && v != "secret" {
+		if c.env[name] != "" && !c.secret[name] {
 			c.ps.addf(CheckSecrets, c.where, "%s holds a secret in the manifest; put it in a Secret mounted as a file and use %s_FILE", name, name)
 		}
 	}
