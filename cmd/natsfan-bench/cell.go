@@ -142,7 +142,7 @@ func (c cell) run(sc sidecar, dir string, prof *profiling) (result, error) {
 		if err := t.proc.exited(); err != nil {
 			return r, err
 		}
-		if _, r.PeakRSS, err = t.proc.usage(); err != nil {
+		if _, r.PeakRSS, err = memory(t.proc.pid()); err != nil {
 			return r, err
 		}
 	}

@@ -85,16 +85,6 @@ func (c *child) stop() {
 	}
 }
 
-// usage returns the process's CPU time so far and its peak RSS.
-func (c *child) usage() (cpu time.Duration, peak int64, err error) {
-	cpu, err = cpuTime(c.pid())
-	if err != nil {
-		return 0, 0, err
-	}
-	_, peak, err = memory(c.pid())
-	return cpu, peak, err
-}
-
 // exited reports whether the process has exited, with its output if so.
 func (c *child) exited() error {
 	select {

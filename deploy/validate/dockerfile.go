@@ -148,6 +148,12 @@ const caCertificates = "/etc/ssl/certs/ca-certificates.crt"
 // build stage.
 func FindBinaryCopy(df *Dockerfile) (BinaryCopy, error) {
 	copies, _ := finalCopies(df)
+	return theBinary(copies)
+}
+
+// theBinary returns the one copy of finalCopies, which must be natsfan's
+// binary.
+func theBinary(copies []BinaryCopy) (BinaryCopy, error) {
 	if len(copies) != 1 {
 		return BinaryCopy{}, fmt.Errorf("the final stage should copy exactly one file, natsfan's binary, from a build stage; it copies %d", len(copies))
 	}
@@ -219,8 +225,9 @@ func CheckFinalStage(df *Dockerfile, bin *Binary) []Problem {
 	if scratch && !hasCerts {
 		ps.addf(CheckDockerfile, where, "a scratch image needs CA certificates for tls:// upstreams; copy %s from the build stage", caCertificates)
 	}
-	if len(copies) != 1 {
-		ps.addf(CheckDockerfile, where, "the final stage should copy exactly one file, natsfan's binary, from the build stage; it copies %d", len(copies))
+	binCopy, err := theBinary(copies)
+	if err != nil {
+		ps.addf(CheckDockerfile, where, "%v", err)
 		return ps
 	}
 	switch {
@@ -237,12 +244,12 @@ func CheckFinalStage(df *Dockerfile, bin *Binary) []Problem {
 	}
 	var argv []string
 	if entrypoint == nil || json.Unmarshal([]byte(entrypoint.Args), &argv) != nil || len(argv) == 0 {
-		ps.addf(CheckDockerfile, where, "no exec-form ENTRYPOINT [%q]: natsfan must be PID 1, to get SIGTERM, and there is no shell to run a shell form", copies[0].Dst)
-	} else if argv[0] != copies[0].Dst {
-		ps.addf(CheckDockerfile, fmt.Sprintf("Dockerfile line %d", entrypoint.Line), "ENTRYPOINT runs %s, but the binary is copied to %s", argv[0], copies[0].Dst)
+		ps.addf(CheckDockerfile, where, "no exec-form ENTRYPOINT [%q]: natsfan must be PID 1, to get SIGTERM, and there is no shell to run a shell form", binCopy.Dst)
+	} else if argv[0] != binCopy.Dst {
+		ps.addf(CheckDockerfile, fmt.Sprintf("Dockerfile line %d", entrypoint.Line), "ENTRYPOINT runs %s, but the binary is copied to %s", argv[0], binCopy.Dst)
 	}
-	if dir := path.Dir(copies[0].Dst); dir != "/usr/local/bin" && dir != "/usr/bin" && dir != "/bin" {
-		ps.addf(CheckDockerfile, where, "the binary is copied to %s, outside PATH; kubectl exec POD -c natsfan -- natsfan sub … would not find it", copies[0].Dst)
+	if dir := path.Dir(binCopy.Dst); dir != "/usr/local/bin" && dir != "/usr/bin" && dir != "/bin" {
+		ps.addf(CheckDockerfile, where, "the binary is copied to %s, outside PATH; kubectl exec POD -c natsfan -- natsfan sub … would not find it", binCopy.Dst)
 	}
 	return ps
 }
