@@ -1,0 +1,23 @@
+// Connects to --url, makes a PING/PONG round trip, and reports what the
+// client sees of the server that matters to it (not server_id, version or
+// ports, which differ from one server to another).
+import { connect } from "@nats-io/transport-node";
+import { need, run } from "./scenario.js";
+
+run(async (a) => {
+  const nc = await connect({ servers: need(a, "url"), reconnect: false, timeout: 5_000 });
+  try {
+    await nc.flush();
+    const rtt = await nc.rtt();
+    const info = nc.info;
+    return {
+      headers: info.headers === true,
+      max_payload: info.max_payload,
+      proto: info.proto,
+      version_is_semver: /^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$/.test(info.version),
+      flushed: rtt >= 0,
+    };
+  } finally {
+    await nc.close();
+  }
+});
