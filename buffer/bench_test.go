@@ -1,19 +1,17 @@
-package buffer_test
+package buffer
 
 import (
 	"context"
 	"fmt"
 	"sync"
 	"testing"
-
-	"github.com/natsfan/natsfan/buffer"
 )
 
 // startReaders starts n readers that follow b from its head until ctx ends,
 // and waits until they are all parked waiting for the first append.
-func startReaders(b *testing.B, buf *buffer.Buffer[int], n int, ctx context.Context, wg *sync.WaitGroup) {
+func startReaders(b *testing.B, buf *Buffer[int], n int, ctx context.Context, wg *sync.WaitGroup) {
 	for range n {
-		r, _ := buf.NewReader(buffer.StartAtHead(), buffer.Lag{})
+		r, _ := buf.NewReader(StartAtHead(), Lag{})
 		wg.Go(func() {
 			defer r.Close()
 			for {
@@ -31,7 +29,7 @@ func startReaders(b *testing.B, buf *buffer.Buffer[int], n int, ctx context.Cont
 func BenchmarkAppend(b *testing.B) {
 	for _, readers := range []int{0, 1, 100, 10000} {
 		b.Run(fmt.Sprintf("readers=%d", readers), func(b *testing.B) {
-			buf := buffer.New[int](buffer.Retention{MaxMessages: 1024})
+			buf := New[int](Retention{MaxMessages: 1024})
 			ctx, cancel := context.WithCancel(context.Background())
 			var wg sync.WaitGroup
 			startReaders(b, buf, readers, ctx, &wg)
@@ -71,15 +69,15 @@ func BenchmarkDelivery(b *testing.B) {
 
 // benchLag is a lag limit that readers in the benchmarks never reach; it
 // makes them pay for checking it, as readers in production do.
-var benchLag = buffer.Lag{MaxMessages: 1 << 40}
+var benchLag = Lag{MaxMessages: 1 << 40}
 
 func benchBufferDelivery(b *testing.B, readers, batch int) {
-	buf := buffer.New[int](buffer.Retention{MaxMessages: 1024})
+	buf := New[int](Retention{MaxMessages: 1024})
 	var wg sync.WaitGroup
 	ctx := context.Background()
 	events := b.N
 	for range readers {
-		r, _ := buf.NewReader(buffer.StartAtHead(), benchLag)
+		r, _ := buf.NewReader(StartAtHead(), benchLag)
 		wg.Go(func() {
 			defer r.Close()
 			for got := 0; got < events; {

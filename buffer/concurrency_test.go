@@ -1,4 +1,4 @@
-package buffer_test
+package buffer
 
 import (
 	"context"
@@ -7,8 +7,6 @@ import (
 	"runtime"
 	"sync"
 	"testing"
-
-	"github.com/natsfan/natsfan/buffer"
 )
 
 // TestBuffer_ThousandReadersSeeEveryEventInOrder hammers the buffer with
@@ -16,13 +14,13 @@ import (
 // that readers sometimes wait on the head and sometimes walk a backlog.
 func TestBuffer_ThousandReadersSeeEveryEventInOrder(t *testing.T) {
 	const readers, events = 1000, 3000
-	b := buffer.New[int](buffer.Retention{MaxMessages: 64})
+	b := New[int](Retention{MaxMessages: 64})
 	ctx := testContext(t)
 
 	var wg sync.WaitGroup
 	errs := make(chan string, readers)
 	for range readers {
-		r, _ := b.NewReader(buffer.StartAtHead(), buffer.Lag{})
+		r, _ := b.NewReader(StartAtHead(), Lag{})
 		wg.Go(func() {
 			defer r.Close()
 			want := 1
@@ -72,17 +70,17 @@ func TestBuffer_ThousandReadersSeeEveryEventInOrder(t *testing.T) {
 // given stays in order and that every gap is reported.
 func TestBuffer_ReadersRaceWithLagEnforcement(t *testing.T) {
 	const events = 20000
-	b := buffer.New[int](buffer.Retention{MaxMessages: 100})
+	b := New[int](Retention{MaxMessages: 100})
 	ctx, cancel := context.WithCancel(testContext(t))
 	defer cancel()
 
 	var wg sync.WaitGroup
 	for i := range 20 {
-		policy := buffer.LagSkip
+		policy := LagSkip
 		if i%2 == 0 {
-			policy = buffer.LagDisconnect
+			policy = LagDisconnect
 		}
-		r, _ := b.NewReader(buffer.StartAtHead(), buffer.Lag{MaxMessages: 50, Policy: policy})
+		r, _ := b.NewReader(StartAtHead(), Lag{MaxMessages: 50, Policy: policy})
 		wg.Go(func() {
 			defer r.Close()
 			var seen uint64

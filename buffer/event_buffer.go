@@ -46,8 +46,8 @@ func WithClock(now func() time.Time) Option {
 // retention window. See the package documentation for how it works. The
 // zero value is not usable: call New.
 type Buffer[T any] struct {
-	head   atomic.Pointer[Item[T]]
-	anchor atomic.Pointer[Item[T]] // empty item just before the oldest retained one
+	head   atomic.Pointer[item[T]]
+	anchor atomic.Pointer[item[T]] // empty item just before the oldest retained one
 
 	retention Retention
 	now       func() time.Time
@@ -86,14 +86,31 @@ func New[T any](r Retention, opts ...Option) *Buffer[T] {
 	return b
 }
 
-// Head returns the newest item. It always exists; in a new buffer it is an
-// empty sentinel whose Next waits for the first append.
-func (b *Buffer[T]) Head() *Item[T] { return b.head.Load() }
+// Mark is what a Buffer has counted up to one point: the sequence number of
+// the last event appended and the bytes appended so far. It refers to no
+// item, so holding one holds no memory of the buffer.
+type Mark struct {
+	seq, bytes uint64
+}
 
-// Oldest returns an empty item whose Next is the oldest retained item, or
+// Seq returns the sequence number of the last event appended up to the
+// mark, 0 if none.
+func (m Mark) Seq() uint64 { return m.seq }
+
+// Bytes returns the bytes appended up to the mark, as Append was told.
+func (m Mark) Bytes() uint64 { return m.bytes }
+
+// Head returns the buffer's counters at its newest item: Seq is the number
+// of the last event appended, which the writer numbers the next ones from.
+func (b *Buffer[T]) Head() Mark {
+	head := b.head.Load()
+	return Mark{seq: head.seq, bytes: head.bytes}
+}
+
+// oldest returns an empty item whose next is the oldest retained item, or
 // the next item to be appended if nothing is retained. A reader that starts
 // from it sees the whole retention window.
-func (b *Buffer[T]) Oldest() *Item[T] { return b.anchor.Load() }
+func (b *Buffer[T]) oldest() *item[T] { return b.anchor.Load() }
 
 // Append adds events as one item, size being their total size in bytes as
 // the caller counts it, and wakes every waiting reader. An empty events
@@ -107,16 +124,16 @@ func (b *Buffer[T]) Append(events []T, size uint64) {
 		panic("buffer: Append after AppendErr")
 	}
 	head := b.head.Load()
-	item := newItem(events)
-	item.seq = head.seq + uint64(len(events))
-	item.bytes = head.bytes + size
+	it := newItem(events)
+	it.seq = head.seq + uint64(len(events))
+	it.bytes = head.bytes + size
 	var now int64
 	if b.retention.MaxAge > 0 {
 		now = b.now().UnixNano()
-		item.at = now
+		it.at = now
 	}
-	b.link(head, item)
-	b.trim(item, now)
+	b.link(head, it)
+	b.trim(it, now)
 }
 
 // AppendErr ends the buffer: every reader's Next returns err once it has
@@ -131,17 +148,17 @@ func (b *Buffer[T]) AppendErr(err error) {
 	}
 	b.ended = true
 	head := b.head.Load()
-	item := newItem[T](nil)
-	item.Err = err
-	item.seq, item.bytes = head.seq, head.bytes
-	b.link(head, item)
+	end := newItem[T](nil)
+	end.err = err
+	end.seq, end.bytes = head.seq, head.bytes
+	b.link(head, end)
 }
 
-func (b *Buffer[T]) link(head, item *Item[T]) {
+func (b *Buffer[T]) link(head, next *item[T]) {
 	// Link before moving the head, so that a reader who sees the new head
 	// finds a valid list.
-	head.link.publish(item)
-	b.head.Store(item)
+	head.link.publish(next)
+	b.head.Store(next)
 }
 
 // Expire drops retained items older than MaxAge. Append does the same, so
@@ -161,7 +178,7 @@ func (b *Buffer[T]) Expire() {
 // start there skip the events before it, and the batch stays in memory
 // until it leaves whole. Its bytes still count for the byte limit then,
 // which errs on the side of less memory.
-func (b *Buffer[T]) trim(head *Item[T], now int64) {
+func (b *Buffer[T]) trim(head *item[T], now int64) {
 	r := b.retention
 	anchor := b.anchor.Load()
 	last := anchor // the new anchor follows this item
@@ -182,7 +199,7 @@ func (b *Buffer[T]) trim(head *Item[T], now int64) {
 		break
 	}
 	if seq != anchor.seq || last != anchor {
-		b.anchor.Store(&Item[T]{seq: seq, bytes: bytes, link: last.link})
+		b.anchor.Store(&item[T]{seq: seq, bytes: bytes, link: last.link})
 	}
 }
 

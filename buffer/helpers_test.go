@@ -1,4 +1,4 @@
-package buffer_test
+package buffer
 
 import (
 	"bytes"
@@ -37,7 +37,7 @@ func blockedInNext() int {
 	count := 0
 	for _, g := range bytes.Split(buf, []byte("\n\n")) {
 		header, _, _ := strings.Cut(string(g), "\n")
-		if strings.Contains(header, "[select") && strings.Contains(string(g), "buffer.(*Item[...]).next(") {
+		if strings.Contains(header, "[select") && strings.Contains(string(g), "buffer.(*item[...]).next(") {
 			count++
 		}
 	}

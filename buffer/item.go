@@ -5,19 +5,22 @@ import (
 	"sync/atomic"
 )
 
-// Item is one entry of a Buffer: a batch of events, an error that ends the
-// buffer, or nothing at all (a sentinel that readers skip).
+// item is one entry of a Buffer: a batch of events, an error that ends the
+// buffer, or nothing at all (a sentinel, an anchor, a position, which
+// readers skip).
 //
-// Holding a pointer to an Item keeps it and every Item appended after it in
-// memory. Readers must not mutate an Item or its Events: they are shared.
-type Item[T any] struct {
-	// Events is the batch appended in one call. It is empty for sentinels,
-	// anchors and error items; readers skip such items.
-	Events []T
+// Holding a pointer to an item keeps it and every item appended after it in
+// memory. That is why items stay inside the package: the only way to read
+// is a Reader, whose lag limit and retention window bound what it holds.
+// Readers must not mutate an item or its events: they are shared.
+type item[T any] struct {
+	// events is the batch appended in one call. It is empty for sentinels,
+	// anchors, positions and error items.
+	events []T
 
-	// Err is set on the item that ends the buffer. Next and NextNoBlock
-	// return it instead of the item.
-	Err error
+	// err is set on the item that ends the buffer, and on the position of
+	// a Reader that was cut off. next returns it instead of the item.
+	err error
 
 	seq   uint64 // number of the last event in this item, or of the last one before it
 	bytes uint64 // bytes appended to the buffer up to and including this item
@@ -27,16 +30,16 @@ type Item[T any] struct {
 	link *link[T]
 }
 
-// link is the part of an Item that says what comes next. It is separate from
-// the Item so that an empty copy of an Item (FollowAfter, the retention
-// anchor) can wait for the same successor without holding the Item's events.
+// link is the part of an item that says what comes next. It is separate from
+// the item so that an empty copy of an item (followAfter, the retention
+// anchor) can wait for the same successor without holding the item's events.
 //
 // The wake-up channel is made by the first reader that has to wait, not by
 // the writer: under load readers are behind the head and never wait, and an
 // item then costs two small allocations instead of three.
 type link[T any] struct {
 	// next is stored exactly once, by the writer, before wake is closed.
-	next atomic.Pointer[Item[T]]
+	next atomic.Pointer[item[T]]
 	// wake holds a chan struct{}: nil until a reader needs it; the reader's
 	// channel, which the writer closes once next is set; or closedChan,
 	// when the writer linked next before any reader waited.
@@ -65,39 +68,27 @@ func (l *link[T]) wakeChan() chan struct{} {
 
 // publish sets next and wakes whoever waits for it. Only the writer calls it,
 // once per link.
-func (l *link[T]) publish(next *Item[T]) {
+func (l *link[T]) publish(next *item[T]) {
 	l.next.Store(next)
 	if c := l.wake.Swap(closedChan); c != nil {
 		close(c.(chan struct{}))
 	}
 }
 
-func newItem[T any](events []T) *Item[T] {
-	return &Item[T]{Events: events, link: &link[T]{}}
+func newItem[T any](events []T) *item[T] {
+	return &item[T]{events: events, link: &link[T]{}}
 }
 
-// Seq returns the sequence number of the item's last event, or, for an item
-// without events, of the last event appended before it (0 if none).
-func (i *Item[T]) Seq() uint64 { return i.seq }
+// firstSeq returns the sequence number of the item's first event. For an
+// item without events it is seq+1, the number the next event will get.
+func (i *item[T]) firstSeq() uint64 { return i.seq - uint64(len(i.events)) + 1 }
 
-// FirstSeq returns the sequence number of the item's first event. For an
-// item without events it is Seq()+1, the number the next event will get.
-func (i *Item[T]) FirstSeq() uint64 { return i.seq - uint64(len(i.Events)) + 1 }
-
-// Bytes returns the number of bytes appended to the buffer up to and
-// including this item.
-func (i *Item[T]) Bytes() uint64 { return i.bytes }
-
-// Next returns the item that follows i, blocking until the writer links one
-// or until ctx ends. If the following item carries an error, Next returns
-// that error. Next never returns before one of those happens.
-func (i *Item[T]) Next(ctx context.Context) (*Item[T], error) {
-	return i.next(ctx, nil)
-}
-
-// next is Next with an extra channel that, once closed, ends the wait with
-// ErrClosed: it lets a Reader be closed from another goroutine.
-func (i *Item[T]) next(ctx context.Context, closed <-chan struct{}) (*Item[T], error) {
+// next returns the item that follows i, blocking until the writer links one,
+// ctx ends, or closed (which may be nil) is closed: then it returns
+// ErrClosed, so that a Reader can be closed from another goroutine. If the
+// following item carries an error, next returns that error. An item linked
+// before the call is returned even if ctx has ended or closed is closed.
+func (i *item[T]) next(ctx context.Context, closed <-chan struct{}) (*item[T], error) {
 	next := i.link.next.Load()
 	if next == nil {
 		wake := i.link.wakeChan()
@@ -110,29 +101,15 @@ func (i *Item[T]) next(ctx context.Context, closed <-chan struct{}) (*Item[T], e
 		}
 		next = i.link.next.Load()
 	}
-	if next.Err != nil {
-		return nil, next.Err
+	if next.err != nil {
+		return nil, next.err
 	}
 	return next, nil
 }
 
-// NextNoBlock returns the item that follows i, or nil if the writer has not
-// linked one yet. If the following item carries an error, NextNoBlock
-// returns that error.
-func (i *Item[T]) NextNoBlock() (*Item[T], error) {
-	next := i.link.next.Load()
-	if next == nil {
-		return nil, nil
-	}
-	if next.Err != nil {
-		return nil, next.Err
-	}
-	return next, nil
-}
-
-// FollowAfter returns an empty item that is followed by whatever follows i:
-// a reader holding it is woken by the next append but does not see i's
-// events, and does not keep them in memory.
-func (i *Item[T]) FollowAfter() *Item[T] {
-	return &Item[T]{seq: i.seq, bytes: i.bytes, link: i.link}
+// followAfter returns an empty item that is followed by whatever follows i:
+// a reader positioned on it is woken by the next append but does not see
+// i's events, and does not keep them in memory.
+func (i *item[T]) followAfter() *item[T] {
+	return &item[T]{seq: i.seq, bytes: i.bytes, link: i.link}
 }

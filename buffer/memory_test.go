@@ -1,11 +1,9 @@
-package buffer_test
+package buffer
 
 import (
 	"runtime"
 	"sync/atomic"
 	"testing"
-
-	"github.com/natsfan/natsfan/buffer"
 )
 
 // payload stands for a message body; the tests count how many the garbage
@@ -14,7 +12,7 @@ type payload struct{ data [1024]byte }
 
 // tracked appends n one-event items whose payloads bump freed when the
 // garbage collector frees them.
-func tracked(b *buffer.Buffer[*payload], n int, freed *atomic.Int64) {
+func tracked(b *Buffer[*payload], n int, freed *atomic.Int64) {
 	for range n {
 		p := new(payload)
 		runtime.AddCleanup(p, func(c *atomic.Int64) { c.Add(1) }, freed)
@@ -43,7 +41,7 @@ func aliveAfterGC(freed *atomic.Int64, total int64) int64 {
 
 func TestBuffer_ItemsOutsideTheWindowAreFreed(t *testing.T) {
 	var freed atomic.Int64
-	b := buffer.New[*payload](buffer.Retention{MaxMessages: 10})
+	b := New[*payload](Retention{MaxMessages: 10})
 	tracked(b, 1000, &freed)
 	waitFreed(t, &freed, 990)
 	runtime.KeepAlive(b)
@@ -51,8 +49,8 @@ func TestBuffer_ItemsOutsideTheWindowAreFreed(t *testing.T) {
 
 func TestBuffer_AReaderHoldsWhatItHasNotReadUntilItIsClosed(t *testing.T) {
 	var freed atomic.Int64
-	b := buffer.New[*payload](buffer.Retention{MaxMessages: 10})
-	r, _ := b.NewReader(buffer.StartAtHead(), buffer.Lag{})
+	b := New[*payload](Retention{MaxMessages: 10})
+	r, _ := b.NewReader(StartAtHead(), Lag{})
 	tracked(b, 500, &freed)
 	if alive := aliveAfterGC(&freed, 500); alive != 500 {
 		t.Fatalf("%d of 500 payloads alive while an unread reader holds them all", alive)
@@ -64,8 +62,8 @@ func TestBuffer_AReaderHoldsWhatItHasNotReadUntilItIsClosed(t *testing.T) {
 
 func TestBuffer_AStuckReaderCutOffByEnforceLagReleasesItsItems(t *testing.T) {
 	var freed atomic.Int64
-	b := buffer.New[*payload](buffer.Retention{MaxMessages: 10})
-	r, _ := b.NewReader(buffer.StartAtHead(), buffer.Lag{MaxMessages: 100})
+	b := New[*payload](Retention{MaxMessages: 10})
+	r, _ := b.NewReader(StartAtHead(), Lag{MaxMessages: 100})
 	tracked(b, 1000, &freed)
 	b.EnforceLag()
 	waitFreed(t, &freed, 990)
@@ -74,16 +72,16 @@ func TestBuffer_AStuckReaderCutOffByEnforceLagReleasesItsItems(t *testing.T) {
 }
 
 func TestBuffer_HeapStaysBoundedWithAStuckReader(t *testing.T) {
-	for _, policy := range []buffer.LagPolicy{buffer.LagDisconnect, buffer.LagSkip} {
+	for _, policy := range []LagPolicy{LagDisconnect, LagSkip} {
 		heapStaysBoundedWithAStuckReader(t, policy)
 	}
 }
 
-func heapStaysBoundedWithAStuckReader(t *testing.T, policy buffer.LagPolicy) {
+func heapStaysBoundedWithAStuckReader(t *testing.T, policy LagPolicy) {
 	var freed atomic.Int64
 	const window, lag, round = 100, 200, 100
-	b := buffer.New[*payload](buffer.Retention{MaxMessages: window})
-	r, _ := b.NewReader(buffer.StartAtHead(), buffer.Lag{MaxMessages: lag, Policy: policy})
+	b := New[*payload](Retention{MaxMessages: window})
+	r, _ := b.NewReader(StartAtHead(), Lag{MaxMessages: lag, Policy: policy})
 	// The reader never reads. Whatever stays alive beyond the window, the
 	// lag limit and one round between sweeps is memory it pinned.
 	const bound = window + lag + round
@@ -98,5 +96,18 @@ func heapStaysBoundedWithAStuckReader(t *testing.T, policy buffer.LagPolicy) {
 		})
 	}
 	runtime.KeepAlive(r)
+	runtime.KeepAlive(b)
+}
+
+// Head is the buffer's counters, not its newest item: an item would hold
+// everything appended after it, past the retention window and without a
+// lag limit.
+func TestBuffer_WhatHeadReturnsHoldsNothing(t *testing.T) {
+	var freed atomic.Int64
+	b := New[*payload](Retention{MaxMessages: 10})
+	head := b.Head()
+	tracked(b, 1000, &freed)
+	waitFreed(t, &freed, 990)
+	runtime.KeepAlive(head)
 	runtime.KeepAlive(b)
 }

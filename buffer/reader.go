@@ -72,7 +72,7 @@ type Batch[T any] struct {
 type Reader[T any] struct {
 	buf  *Buffer[T]
 	lag  Lag
-	pos  atomic.Pointer[Item[T]] // last item delivered; an item with Err once cut
+	pos  atomic.Pointer[item[T]] // last item delivered; an item with err once cut
 	skip uint64                  // events up to this number are not delivered: the start may be inside a batch
 
 	sinceCheck int // items read since Next last checked the lag; owned by Next's caller
@@ -88,12 +88,12 @@ type Reader[T any] struct {
 // on, so Close it when done.
 func (b *Buffer[T]) NewReader(start Start, lag Lag) (r *Reader[T], missed uint64) {
 	r = &Reader[T]{buf: b, lag: lag, done: make(chan struct{})}
-	var pos *Item[T]
+	var pos *item[T]
 	switch start.kind {
 	case startHead:
-		pos = b.Head()
+		pos = b.head.Load()
 	case startOldest:
-		pos = b.Oldest()
+		pos = b.oldest()
 	case startAfter:
 		pos, missed = b.find(start.after)
 	}
@@ -106,20 +106,20 @@ func (b *Buffer[T]) NewReader(start Start, lag Lag) (r *Reader[T], missed uint64
 // find returns the position from which the event numbered seq+1 is the
 // next delivered, walking the retention window from its old end: O(window).
 // The position may stand inside the batch that follows it: its Seq is seq.
-func (b *Buffer[T]) find(seq uint64) (pos *Item[T], missed uint64) {
-	anchor := b.Oldest()
+func (b *Buffer[T]) find(seq uint64) (pos *item[T], missed uint64) {
+	anchor := b.oldest()
 	if seq < anchor.seq {
 		return anchor, anchor.seq - seq
 	}
-	head := b.Head()
+	head := b.head.Load()
 	if seq >= head.seq {
-		return head.FollowAfter(), 0
+		return head.followAfter(), 0
 	}
 	pos = anchor
 	for {
 		next := pos.link.next.Load() // not nil: pos.seq <= seq < head.seq
 		if next.seq > seq {
-			return &Item[T]{seq: seq, bytes: pos.bytes, link: pos.link}, 0 // next holds event seq+1
+			return &item[T]{seq: seq, bytes: pos.bytes, link: pos.link}, 0 // next holds event seq+1
 		}
 		pos = next
 	}
@@ -132,8 +132,8 @@ func (b *Buffer[T]) find(seq uint64) (pos *Item[T], missed uint64) {
 func (r *Reader[T]) Next(ctx context.Context) (Batch[T], error) {
 	for {
 		cur := r.pos.Load()
-		if cur.Err != nil {
-			return Batch[T]{}, cur.Err
+		if cur.err != nil {
+			return Batch[T]{}, cur.err
 		}
 		if r.sinceCheck++; r.sinceCheck >= lagCheckEvery {
 			r.sinceCheck = 0
@@ -144,8 +144,8 @@ func (r *Reader[T]) Next(ctx context.Context) (Batch[T], error) {
 		next, err := cur.next(ctx, r.done)
 		if err != nil {
 			if errors.Is(err, ErrClosed) {
-				if cut := r.pos.Load(); cut.Err != nil {
-					err = cut.Err
+				if cut := r.pos.Load(); cut.err != nil {
+					err = cut.err
 				}
 			}
 			return Batch[T]{}, err
@@ -153,8 +153,8 @@ func (r *Reader[T]) Next(ctx context.Context) (Batch[T], error) {
 		if !r.pos.CompareAndSwap(cur, next) {
 			continue // cut off or skipped ahead meanwhile
 		}
-		events := next.Events
-		first := next.FirstSeq()
+		events := next.events
+		first := next.firstSeq()
 		if r.skip >= first && len(events) > 0 {
 			drop := min(r.skip-first+1, uint64(len(events)))
 			events, first = events[drop:], first+drop
@@ -174,17 +174,17 @@ func (r *Reader[T]) Seq() uint64 { return r.pos.Load().seq }
 // It is 0 for a reader that is cut off.
 func (r *Reader[T]) Lag() (messages, bytes uint64) {
 	pos := r.pos.Load()
-	if pos.Err != nil {
+	if pos.err != nil {
 		return 0, 0
 	}
-	return distance(pos, r.buf.Head())
+	return distance(pos, r.buf.head.Load())
 }
 
 // distance returns how many events and bytes were appended after pos up to
 // head. The writer links an item before it makes it the head, so a reader
 // may already stand on an item that Head does not return yet: that counts
 // as no distance at all.
-func distance[T any](pos, head *Item[T]) (messages, bytes uint64) {
+func distance[T any](pos, head *item[T]) (messages, bytes uint64) {
 	if pos.seq >= head.seq && pos.bytes >= head.bytes {
 		return 0, 0
 	}
@@ -199,12 +199,12 @@ const lagCheckEvery = 32
 
 // enforce applies the lag limit to a reader positioned at cur and reports
 // whether it moved the reader (cut it off or skipped it ahead).
-func (r *Reader[T]) enforce(cur *Item[T]) bool {
+func (r *Reader[T]) enforce(cur *item[T]) bool {
 	if r.lag.MaxMessages == 0 && r.lag.MaxBytes == 0 {
 		return false
 	}
-	head := r.buf.Head()
-	if cur.Err != nil || head.Err != nil {
+	head := r.buf.head.Load()
+	if cur.err != nil || head.err != nil {
 		return false // cut already, or the buffer has ended and cannot grow
 	}
 	behind, bytes := distance(cur, head)
@@ -213,7 +213,7 @@ func (r *Reader[T]) enforce(cur *Item[T]) bool {
 		return false
 	}
 	if r.lag.Policy == LagSkip {
-		target := head.FollowAfter()
+		target := head.followAfter()
 		target.gap = cur.gap + behind
 		if !r.pos.CompareAndSwap(cur, target) {
 			return false
@@ -235,7 +235,7 @@ func (r *Reader[T]) enforce(cur *Item[T]) bool {
 func (r *Reader[T]) Cut(err error) {
 	for {
 		cur := r.pos.Load()
-		if cur.Err != nil || r.cut(cur, err) {
+		if cur.err != nil || r.cut(cur, err) {
 			return
 		}
 	}
@@ -244,8 +244,8 @@ func (r *Reader[T]) Cut(err error) {
 // Close ends the reader: Next returns ErrClosed. Close is Cut(ErrClosed).
 func (r *Reader[T]) Close() { r.Cut(ErrClosed) }
 
-func (r *Reader[T]) cut(cur *Item[T], err error) bool {
-	if !r.pos.CompareAndSwap(cur, &Item[T]{Err: err, seq: cur.seq}) {
+func (r *Reader[T]) cut(cur *item[T], err error) bool {
+	if !r.pos.CompareAndSwap(cur, &item[T]{err: err, seq: cur.seq}) {
 		return false
 	}
 	r.doneOnce.Do(func() { close(r.done) })

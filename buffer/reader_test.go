@@ -1,15 +1,13 @@
-package buffer_test
+package buffer
 
 import (
 	"errors"
 	"slices"
 	"testing"
-
-	"github.com/natsfan/natsfan/buffer"
 )
 
 // readEvents reads batches until it has n events or Next fails.
-func readEvents(t *testing.T, r *buffer.Reader[int], n int) []int {
+func readEvents(t *testing.T, r *Reader[int], n int) []int {
 	t.Helper()
 	var got []int
 	for len(got) < n {
@@ -28,26 +26,26 @@ func readEvents(t *testing.T, r *buffer.Reader[int], n int) []int {
 }
 
 func TestReader_StartPositions(t *testing.T) {
-	b := buffer.New[int](buffer.Retention{MaxMessages: 5})
+	b := New[int](Retention{MaxMessages: 5})
 	appendN(b, 1, 8) // events 1..8; the window holds 4..8
 
 	tests := []struct {
 		name       string
-		start      buffer.Start
+		start      Start
 		wantMissed uint64
 		want       []int
 	}{
-		{"head sees only new events", buffer.StartAtHead(), 0, []int{9, 10}},
-		{"oldest sees the window", buffer.StartAtOldest(), 0, []int{4, 5, 6, 7, 8, 9, 10}},
-		{"after a sequence in the window", buffer.StartAfter(6), 0, []int{7, 8, 9, 10}},
-		{"after the newest", buffer.StartAfter(8), 0, []int{9, 10}},
-		{"after a sequence that left the window", buffer.StartAfter(1), 2, []int{4, 5, 6, 7, 8, 9, 10}},
-		{"after zero, nothing left yet", buffer.StartAfter(0), 3, []int{4, 5, 6, 7, 8, 9, 10}},
-		{"after a sequence not reached yet", buffer.StartAfter(100), 0, []int{9, 10}},
+		{"head sees only new events", StartAtHead(), 0, []int{9, 10}},
+		{"oldest sees the window", StartAtOldest(), 0, []int{4, 5, 6, 7, 8, 9, 10}},
+		{"after a sequence in the window", StartAfter(6), 0, []int{7, 8, 9, 10}},
+		{"after the newest", StartAfter(8), 0, []int{9, 10}},
+		{"after a sequence that left the window", StartAfter(1), 2, []int{4, 5, 6, 7, 8, 9, 10}},
+		{"after zero, nothing left yet", StartAfter(0), 3, []int{4, 5, 6, 7, 8, 9, 10}},
+		{"after a sequence not reached yet", StartAfter(100), 0, []int{9, 10}},
 	}
-	readers := make([]*buffer.Reader[int], len(tests))
+	readers := make([]*Reader[int], len(tests))
 	for i, tt := range tests {
-		r, missed := b.NewReader(tt.start, buffer.Lag{})
+		r, missed := b.NewReader(tt.start, Lag{})
 		if missed != tt.wantMissed {
 			t.Errorf("%s: missed = %d, want %d", tt.name, missed, tt.wantMissed)
 		}
@@ -63,10 +61,10 @@ func TestReader_StartPositions(t *testing.T) {
 }
 
 func TestReader_StartAfterASequenceInsideABatch(t *testing.T) {
-	b := buffer.New[int](buffer.Retention{MaxMessages: 100})
+	b := New[int](Retention{MaxMessages: 100})
 	b.Append([]int{1, 2, 3, 4}, 40)
 	b.Append([]int{5, 6}, 20)
-	r, _ := b.NewReader(buffer.StartAfter(2), buffer.Lag{})
+	r, _ := b.NewReader(StartAfter(2), Lag{})
 	defer r.Close()
 	batch, err := r.Next(testContext(t))
 	if err != nil || !slices.Equal(batch.Events, []int{3, 4}) || batch.FirstSeq != 3 {
@@ -78,8 +76,8 @@ func TestReader_StartAfterASequenceInsideABatch(t *testing.T) {
 }
 
 func TestReader_SkipsEmptyItems(t *testing.T) {
-	b := buffer.New[int](buffer.Retention{MaxMessages: 100})
-	r, _ := b.NewReader(buffer.StartAtHead(), buffer.Lag{})
+	b := New[int](Retention{MaxMessages: 100})
+	r, _ := b.NewReader(StartAtHead(), Lag{})
 	defer r.Close()
 	b.Append(nil, 0)
 	b.Append([]int{}, 0)
@@ -91,8 +89,8 @@ func TestReader_SkipsEmptyItems(t *testing.T) {
 }
 
 func TestReader_LagIsMessagesAndBytesBehindTheHead(t *testing.T) {
-	b := buffer.New[int](buffer.Retention{MaxMessages: 100})
-	r, _ := b.NewReader(buffer.StartAtHead(), buffer.Lag{})
+	b := New[int](Retention{MaxMessages: 100})
+	r, _ := b.NewReader(StartAtHead(), Lag{})
 	defer r.Close()
 	appendN(b, 1, 7)
 	if msgs, bytes := r.Lag(); msgs != 7 || bytes != 70 {
@@ -108,17 +106,17 @@ func TestReader_LagIsMessagesAndBytesBehindTheHead(t *testing.T) {
 }
 
 func TestReader_PastItsLagLimitIsCutOff(t *testing.T) {
-	for _, lag := range []buffer.Lag{{MaxMessages: 5}, {MaxBytes: 50}} {
-		b := buffer.New[int](buffer.Retention{MaxMessages: 100})
-		r, _ := b.NewReader(buffer.StartAtHead(), lag)
+	for _, lag := range []Lag{{MaxMessages: 5}, {MaxBytes: 50}} {
+		b := New[int](Retention{MaxMessages: 100})
+		r, _ := b.NewReader(StartAtHead(), lag)
 		appendN(b, 1, 5)
 		readEvents(t, r, 5) // within the limit
 		appendN(b, 6, 6)
 		b.EnforceLag()
-		if _, err := r.Next(testContext(t)); !errors.Is(err, buffer.ErrLagged) {
+		if _, err := r.Next(testContext(t)); !errors.Is(err, ErrLagged) {
 			t.Fatalf("%+v: Next 6 behind = %v, want ErrLagged", lag, err)
 		}
-		if _, err := r.Next(testContext(t)); !errors.Is(err, buffer.ErrLagged) {
+		if _, err := r.Next(testContext(t)); !errors.Is(err, ErrLagged) {
 			t.Fatalf("%+v: Next after the cut = %v, want ErrLagged again", lag, err)
 		}
 		if b.Readers() != 0 {
@@ -128,8 +126,8 @@ func TestReader_PastItsLagLimitIsCutOff(t *testing.T) {
 }
 
 func TestReader_PastItsLagLimitSkipsAheadWithTheGapReported(t *testing.T) {
-	b := buffer.New[int](buffer.Retention{MaxMessages: 100})
-	r, _ := b.NewReader(buffer.StartAtHead(), buffer.Lag{MaxMessages: 5, Policy: buffer.LagSkip})
+	b := New[int](Retention{MaxMessages: 100})
+	r, _ := b.NewReader(StartAtHead(), Lag{MaxMessages: 5, Policy: LagSkip})
 	defer r.Close()
 	appendN(b, 1, 2)
 	readEvents(t, r, 2)
@@ -152,10 +150,10 @@ func TestReader_PastItsLagLimitSkipsAheadWithTheGapReported(t *testing.T) {
 }
 
 func TestBuffer_EnforceLagCutsOffAReaderThatStoppedReading(t *testing.T) {
-	b := buffer.New[int](buffer.Retention{MaxMessages: 100})
-	stuck, _ := b.NewReader(buffer.StartAtHead(), buffer.Lag{MaxMessages: 3})
-	skipper, _ := b.NewReader(buffer.StartAtHead(), buffer.Lag{MaxMessages: 3, Policy: buffer.LagSkip})
-	fine, _ := b.NewReader(buffer.StartAtHead(), buffer.Lag{MaxMessages: 30})
+	b := New[int](Retention{MaxMessages: 100})
+	stuck, _ := b.NewReader(StartAtHead(), Lag{MaxMessages: 3})
+	skipper, _ := b.NewReader(StartAtHead(), Lag{MaxMessages: 3, Policy: LagSkip})
+	fine, _ := b.NewReader(StartAtHead(), Lag{MaxMessages: 30})
 	defer fine.Close()
 	defer skipper.Close()
 	appendN(b, 1, 4)
@@ -171,17 +169,17 @@ func TestBuffer_EnforceLagCutsOffAReaderThatStoppedReading(t *testing.T) {
 	if msgs, _ := fine.Lag(); msgs != 4 {
 		t.Fatalf("the reader within its limit was moved: lag %d", msgs)
 	}
-	if _, err := stuck.Next(testContext(t)); !errors.Is(err, buffer.ErrLagged) {
+	if _, err := stuck.Next(testContext(t)); !errors.Is(err, ErrLagged) {
 		t.Fatalf("stuck reader: Next = %v, want ErrLagged", err)
 	}
-	if got, want := b.LagStats(), (buffer.LagStats{Cut: 1, Skipped: 1, Missed: 4}); got != want {
+	if got, want := b.LagStats(), (LagStats{Cut: 1, Skipped: 1, Missed: 4}); got != want {
 		t.Fatalf("LagStats = %+v, want %+v", got, want)
 	}
 }
 
 // blockedNext calls r.Next in the background, waits until it is parked
 // waiting for an item, and returns where its error will arrive.
-func blockedNext(t *testing.T, r *buffer.Reader[int]) <-chan error {
+func blockedNext(t *testing.T, r *Reader[int]) <-chan error {
 	t.Helper()
 	ctx := testContext(t)
 	errc := make(chan error, 1)
@@ -194,11 +192,11 @@ func blockedNext(t *testing.T, r *buffer.Reader[int]) <-chan error {
 }
 
 func TestReader_CloseWakesABlockedNext(t *testing.T) {
-	b := buffer.New[int](buffer.Retention{MaxMessages: 10})
-	r, _ := b.NewReader(buffer.StartAtHead(), buffer.Lag{})
+	b := New[int](Retention{MaxMessages: 10})
+	r, _ := b.NewReader(StartAtHead(), Lag{})
 	errc := blockedNext(t, r)
 	r.Close()
-	if err := <-errc; !errors.Is(err, buffer.ErrClosed) {
+	if err := <-errc; !errors.Is(err, ErrClosed) {
 		t.Fatalf("Next = %v, want ErrClosed", err)
 	}
 	if b.Readers() != 0 {
@@ -207,8 +205,8 @@ func TestReader_CloseWakesABlockedNext(t *testing.T) {
 }
 
 func TestReader_CutWithAnErrorWakesNextWithThatError(t *testing.T) {
-	b := buffer.New[int](buffer.Retention{MaxMessages: 10})
-	r, _ := b.NewReader(buffer.StartAtHead(), buffer.Lag{})
+	b := New[int](Retention{MaxMessages: 10})
+	r, _ := b.NewReader(StartAtHead(), Lag{})
 	errc := blockedNext(t, r)
 	shutdown := errors.New("shutting down")
 	r.Cut(shutdown)
@@ -219,8 +217,8 @@ func TestReader_CutWithAnErrorWakesNextWithThatError(t *testing.T) {
 }
 
 func TestReader_ReadsWhatWasAppendedBeforeTheErrorThenTheError(t *testing.T) {
-	b := buffer.New[int](buffer.Retention{MaxMessages: 10})
-	r, _ := b.NewReader(buffer.StartAtHead(), buffer.Lag{})
+	b := New[int](Retention{MaxMessages: 10})
+	r, _ := b.NewReader(StartAtHead(), Lag{})
 	defer r.Close()
 	appendN(b, 1, 2)
 	end := errors.New("the end")
@@ -234,8 +232,8 @@ func TestReader_ReadsWhatWasAppendedBeforeTheErrorThenTheError(t *testing.T) {
 }
 
 func TestReader_PastItsLagLimitAfterTheBufferEndedStillSeesTheEnd(t *testing.T) {
-	b := buffer.New[int](buffer.Retention{MaxMessages: 100})
-	r, _ := b.NewReader(buffer.StartAtHead(), buffer.Lag{MaxMessages: 2, Policy: buffer.LagSkip})
+	b := New[int](Retention{MaxMessages: 100})
+	r, _ := b.NewReader(StartAtHead(), Lag{MaxMessages: 2, Policy: LagSkip})
 	defer r.Close()
 	appendN(b, 1, 5)
 	end := errors.New("the end")
@@ -250,12 +248,12 @@ func TestReader_PastItsLagLimitAfterTheBufferEndedStillSeesTheEnd(t *testing.T) 
 }
 
 func TestReader_ThatKeepsReadingButTooSlowlyIsCutOffByItsOwnNext(t *testing.T) {
-	b := buffer.New[int](buffer.Retention{MaxMessages: 1000})
-	r, _ := b.NewReader(buffer.StartAtHead(), buffer.Lag{MaxMessages: 10})
+	b := New[int](Retention{MaxMessages: 1000})
+	r, _ := b.NewReader(StartAtHead(), Lag{MaxMessages: 10})
 	appendN(b, 1, 500)
 	for read := 0; ; read++ {
 		_, err := r.Next(testContext(t))
-		if errors.Is(err, buffer.ErrLagged) {
+		if errors.Is(err, ErrLagged) {
 			return
 		}
 		if err != nil || read > 100 {

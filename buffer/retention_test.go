@@ -1,23 +1,21 @@
-package buffer_test
+package buffer
 
 import (
 	"math/rand/v2"
 	"slices"
 	"testing"
 	"time"
-
-	"github.com/natsfan/natsfan/buffer"
 )
 
 func TestBuffer_WindowNeverExceedsAnyLimit(t *testing.T) {
-	limits := []buffer.Retention{
+	limits := []Retention{
 		{MaxMessages: 50},
 		{MaxBytes: 4000},
 		{MaxMessages: 30, MaxBytes: 2500},
 	}
 	for _, r := range limits {
 		rng := rand.New(rand.NewPCG(1, 2))
-		b := buffer.New[int](r)
+		b := New[int](r)
 		seq := 0
 		for range 5000 {
 			n := rng.IntN(5) // empty items too
@@ -35,7 +33,7 @@ func TestBuffer_WindowNeverExceedsAnyLimit(t *testing.T) {
 			if r.MaxBytes > 0 && bytes > r.MaxBytes {
 				t.Fatalf("%+v: window holds %d bytes", r, bytes)
 			}
-			if got := countFromOldest(t, b); got != msgs {
+			if got := countFromOldest(b); got != msgs {
 				t.Fatalf("%+v: a reader from the oldest sees %d events, Window says %d", r, got, msgs)
 			}
 		}
@@ -47,29 +45,21 @@ func TestBuffer_WindowNeverExceedsAnyLimit(t *testing.T) {
 
 // countFromOldest counts the events between the oldest retained one and the
 // head, walking the list as a reader would.
-func countFromOldest(t *testing.T, b *buffer.Buffer[int]) uint64 {
-	t.Helper()
+func countFromOldest(b *Buffer[int]) uint64 {
 	var n uint64
-	start := b.Oldest()
-	for it := start; ; {
-		next, err := it.NextNoBlock()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if next == nil {
-			return n
-		}
-		for _, e := range next.Events {
-			if uint64(e) > start.Seq() {
+	start := b.oldest()
+	for it := linked(start); it != nil; it = linked(it) {
+		for _, e := range it.events {
+			if uint64(e) > start.seq {
 				n++
 			}
 		}
-		it = next
 	}
+	return n
 }
 
 func TestBuffer_AnItemLargerThanTheWindowIsDroppedByTheNextAppend(t *testing.T) {
-	b := buffer.New[int](buffer.Retention{MaxBytes: 100})
+	b := New[int](Retention{MaxBytes: 100})
 	b.Append([]int{1}, 500)
 	b.Append([]int{2}, 10)
 	if msgs, bytes := b.Window(); msgs != 1 || bytes != 10 {
@@ -78,7 +68,7 @@ func TestBuffer_AnItemLargerThanTheWindowIsDroppedByTheNextAppend(t *testing.T) 
 }
 
 func TestBuffer_ZeroRetentionKeepsNothing(t *testing.T) {
-	b := buffer.New[int](buffer.Retention{})
+	b := New[int](Retention{})
 	appendN(b, 1, 10)
 	if msgs, _ := b.Window(); msgs != 0 {
 		t.Fatalf("Window = %d messages, want 0", msgs)
@@ -88,7 +78,7 @@ func TestBuffer_ZeroRetentionKeepsNothing(t *testing.T) {
 func TestBuffer_MaxAgeDropsOldItemsOnAppendAndExpire(t *testing.T) {
 	now := time.Unix(1000, 0)
 	clock := func() time.Time { return now }
-	b := buffer.New[int](buffer.Retention{MaxAge: time.Minute}, buffer.WithClock(clock))
+	b := New[int](Retention{MaxAge: time.Minute}, WithClock(clock))
 
 	b.Append([]int{1}, 1)
 	now = now.Add(30 * time.Second)
@@ -104,7 +94,7 @@ func TestBuffer_MaxAgeDropsOldItemsOnAppendAndExpire(t *testing.T) {
 	if msgs, _ := b.Window(); msgs != 1 {
 		t.Fatalf("after Expire: window = %d messages, want 1 (event 3)", msgs)
 	}
-	if next, _ := b.Oldest().NextNoBlock(); next == nil || next.Events[0] != 3 {
+	if next := linked(b.oldest()); next == nil || next.events[0] != 3 {
 		t.Fatalf("oldest retained = %v, want event 3", next)
 	}
 
@@ -116,13 +106,13 @@ func TestBuffer_MaxAgeDropsOldItemsOnAppendAndExpire(t *testing.T) {
 }
 
 func TestBuffer_MessageLimitIsExactEvenInsideABatch(t *testing.T) {
-	b := buffer.New[int](buffer.Retention{MaxMessages: 5})
+	b := New[int](Retention{MaxMessages: 5})
 	b.Append([]int{1, 2, 3, 4}, 4)
 	b.Append([]int{5, 6, 7}, 3) // the window is 3..7: it cuts the first batch
 	if msgs, _ := b.Window(); msgs != 5 {
 		t.Fatalf("Window = %d messages, want 5", msgs)
 	}
-	r, _ := b.NewReader(buffer.StartAtOldest(), buffer.Lag{})
+	r, _ := b.NewReader(StartAtOldest(), Lag{})
 	defer r.Close()
 	if got := readEvents(t, r, 5); !slices.Equal(got, []int{3, 4, 5, 6, 7}) {
 		t.Fatalf("a reader from the oldest read %v, want [3 4 5 6 7]", got)
