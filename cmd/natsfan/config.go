@@ -19,7 +19,6 @@ import (
 	"io/fs"
 	"net"
 	"net/netip"
-	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -35,6 +34,7 @@ import (
 	env "github.com/caarlos0/env/v10"
 	"go.uber.org/zap"
 
+	"github.com/natsfan/natsfan/ingest"
 	"github.com/natsfan/natsfan/subjects"
 )
 
@@ -62,7 +62,7 @@ const (
 // secret ("true": never shown; "userinfo": URLs shown without credentials)
 // are read by this package.
 type Config struct {
-	NATSURL      []string `env:"NATS_URL" group:"Upstream NATS" secret:"userinfo" help:"Upstream NATS server URLs, comma-separated: nats://, tls://, ws://, wss:// URLs or host:port. Empty: embedded mode, where natsfan starts a nats-server inside its own process on 127.0.0.1, for development."`
+	NATSURL      []string `env:"NATS_URL" group:"Upstream NATS" secret:"userinfo" help:"Upstream NATS server URLs, comma-separated: nats://, tls://, ws://, wss:// URLs or host:port (read as nats://host:port); either may start with token@ or user:password@ (percent-encoded), which are never shown in logs or errors. Empty: embedded mode, where natsfan starts a nats-server inside its own process on 127.0.0.1, for development."`
 	Subjects     []string `env:"SUBJECTS" group:"Upstream NATS" help:"Subject patterns to ingest, comma-separated, with the wildcards * and >; no two may overlap. Required when NATSFAN_NATS_URL is set; > (everything) in embedded mode."`
 	NATSName     string   `env:"NATS_NAME" envDefault:"natsfan" group:"Upstream NATS" help:"Connection name the NATS server shows for natsfan's connection."`
 	EmbeddedPort int      `env:"EMBEDDED_PORT" envDefault:"4222" group:"Upstream NATS" expect:"an integer from 1 to 65535, or -1" help:"Port of the embedded nats-server on 127.0.0.1; -1 picks a free port (the log says which). Embedded mode only."`
@@ -259,9 +259,20 @@ func (p *problems) invalid(name string) {
 	p.addf(name, "expected %s, got %s", s.Expect, p.got(s))
 }
 
-// got quotes the value the variable was given, or its default.
+// got quotes the value the variable was given, or its default; a secret is
+// not shown, and URLs lose their credentials.
 func (p *problems) got(s setting) string {
 	if v, ok := p.vars[s.Name]; ok && v != "" {
+		switch s.Secret {
+		case "true":
+			return "a value not shown here, as it is secret"
+		case "userinfo":
+			list := strings.Split(v, ",")
+			for i, u := range list {
+				list[i] = ingest.RedactURL(u)
+			}
+			return strconv.Quote(strings.Join(list, ","))
+		}
 		return strconv.Quote(v)
 	}
 	return "the default " + strconv.Quote(s.Default)
@@ -475,7 +486,7 @@ func validateUpstream(cfg *Config, p *problems) {
 			p.addf("NATS_URL", "%v", err)
 		}
 		if seen[u] {
-			p.addf("NATS_URL", "%s is listed twice", strconv.Quote(redactURL(u)))
+			p.addf("NATS_URL", "%s is listed twice", strconv.Quote(ingest.RedactURL(u)))
 		}
 		seen[u] = true
 	}
@@ -504,23 +515,31 @@ func trimList(p *problems, name string, list []string, what string) ([]string, b
 }
 
 // checkServerURL checks one upstream server address the way nats.go will
-// read it: a URL with a nats, tls, ws or wss scheme, or a bare host:port.
-// The error never contains the URL's credentials.
+// read it: a URL with a nats, tls, ws or wss scheme, or host:port, which
+// nats.go reads as nats://host:port. Either may start with a token or a
+// user and password and an '@': nats.go reads token@host:4222 as
+// nats://token@host:4222 and authenticates with the token. The error never
+// contains the URL's credentials.
 func checkServerURL(s string) error {
-	q := strconv.Quote(redactURL(s))
+	q := strconv.Quote(ingest.RedactURL(s))
+	u, err := ingest.ParseURL(s)
 	if !strings.Contains(s, "://") {
-		host, port, err := net.SplitHostPort(s)
-		if err != nil || host == "" {
-			return fmt.Errorf("%s is neither a nats://, tls://, ws:// or wss:// URL nor host:port", q)
-		}
-		if !validPort(port, false) {
+		// Only what follows the last '@' is looked at before the URL
+		// parses, for what precedes it is secret.
+		hostport := s[strings.LastIndexByte(s, '@')+1:]
+		host, port, splitErr := net.SplitHostPort(hostport)
+		switch {
+		case splitErr != nil || host == "" || err == nil && u.Host != hostport:
+			return fmt.Errorf("%s is neither a nats://, tls://, ws:// or wss:// URL nor host:port (which may start with token@ or user:password@)", q)
+		case !validPort(port, false):
 			return fmt.Errorf("%s: port %q is not a number from 1 to 65535", q, port)
+		case err != nil:
+			return fmt.Errorf("%s: %s", q, strings.TrimPrefix(err.Error(), "ingest: "))
 		}
 		return nil
 	}
-	u, err := url.Parse(s)
 	if err != nil {
-		return fmt.Errorf("%s is not a valid URL", q)
+		return fmt.Errorf("%s is not a valid URL: %s", q, strings.TrimPrefix(err.Error(), "ingest: "))
 	}
 	switch u.Scheme {
 	case "nats", "tls", "ws", "wss":
@@ -536,26 +555,10 @@ func checkServerURL(s string) error {
 	return nil
 }
 
-// redactURL returns s with any user information (token, user, password)
-// replaced by "redacted". Strings that are not URLs come back unchanged.
-func redactURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil || u.User == nil {
-		// A URL that does not parse may still hold credentials before an
-		// '@'; keep only what follows it.
-		if at := strings.LastIndex(s, "@"); at >= 0 && strings.Contains(s, "://") {
-			scheme, _, _ := strings.Cut(s, "://")
-			return scheme + "://redacted@" + s[at+1:]
-		}
-		return s
-	}
-	u.User = url.User("redacted")
-	return u.String()
-}
-
-// hasUserinfo reports whether the URL s carries credentials.
+// hasUserinfo reports whether the server URL s carries credentials, as
+// nats.go reads it.
 func hasUserinfo(s string) bool {
-	u, err := url.Parse(s)
+	u, err := ingest.ParseURL(s)
 	return err == nil && u.User != nil
 }
 
@@ -828,7 +831,7 @@ func (c *Config) LogFields() []zap.Field {
 		case s.Secret == "userinfo":
 			list := make([]string, 0, fv.Len())
 			for _, u := range fv.Interface().([]string) {
-				list = append(list, redactURL(u))
+				list = append(list, ingest.RedactURL(u))
 			}
 			fields = append(fields, zap.Strings(key, list))
 		default:

@@ -513,6 +513,118 @@ func TestLoadConfig_errorsNeverShowURLCredentials(t *testing.T) {
 	}
 }
 
+// TestLoadConfig_neverShowsTheSecretOfAURL loads NATSFAN_NATS_URL in every
+// form a secret can take in it, and checks that neither the logged
+// configuration (in both formats) nor any problem shows the secret, and that
+// a wrong value is still named and explained.
+func TestLoadConfig_neverShowsTheSecretOfAURL(t *testing.T) {
+	const secret = "s3cr3t"
+	tests := []struct {
+		url    string
+		shown  string   // the URL as logged, or "" if it is refused
+		expect []string // substrings of the problem with a refused URL
+	}{
+		// Accepted, as nats.go reads them: token@host:port and
+		// user:password@host:port are nats:// URLs.
+		{"s3cr3t@nats:4222", "redacted@nats:4222", nil},
+		{"user:s3cr3t@nats:4222", "redacted@nats:4222", nil},
+		{"user:s3cr3t@[::1]:4222", "redacted@[::1]:4222", nil},
+		{"nats://s3cr3t@nats:4222", "nats://redacted@nats:4222", nil},
+		{"nats://user:s3cr3t@[2001:db8::1]:4222", "nats://redacted@[2001:db8::1]:4222", nil},
+		{"nats://a:4222, tls://user:s3cr3t@b:4443 ,wss://s3cr3t@c", "wss://redacted@c", nil},
+		{"nats://user:s3%63r3t@nats:4222", "nats://redacted@nats:4222", nil},
+		{"nats://user:%73%33cr3t%40x@nats:4222", "nats://redacted@nats:4222", nil},
+		// Refused.
+		{"user:s3cr3t@nats", "", []string{`"redacted@nats"`, "host:port", "user:password@"}},
+		{"s3cr3t@nats:x", "", []string{`"redacted@nats:x"`, `port "x"`}},
+		{"http://user:s3cr3t@nats:4222", "", []string{`"http://redacted@nats:4222"`, `scheme "http"`}},
+		{"nats://user:s3cr3t%zz@nats:4222", "", []string{`"nats://redacted@nats:4222"`, "percent-encode"}},
+		{"user:50%s3cr3t@nats:4222", "", []string{`"redacted@nats:4222"`, "percent-encode"}},
+		{"nats://user:s3cr3t/x@nats:4222", "", []string{`"nats://redacted@nats:4222"`, "percent-encode"}},
+		{"nats://s3cr3t/x@nats:4222", "", []string{`"nats://redacted@nats:4222"`, "@ outside"}},
+		{"s3cr3t/x@nats:4222", "", []string{`"redacted@nats:4222"`, "@ outside"}},
+		{"nats://user:s3cr3t#x@nats:4222", "", []string{`"nats://redacted@nats:4222"`, "percent-encode"}},
+		{"nats://user:s3cr3t@[::1", "", []string{`"nats://redacted@[::1"`, "not a valid URL", "missing ']'"}},
+		{"nats://user:s3cr3t@nats:99999", "", []string{`"nats://redacted@nats:99999"`, `port "99999"`}},
+		{"nats://user:s3cr3t@", "", []string{`"nats://redacted@"`, "no host"}},
+		{"s3cr3t@nats://nats:4222", "", []string{`"redacted@nats://nats:4222"`, "not a valid URL"}},
+		{"nats://s3cr3t@nats:4222,nats://s3cr3t@nats:4222", "", []string{`"nats://redacted@nats:4222" is listed twice`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.url, func(t *testing.T) {
+			vars := map[string]string{"NATS_URL": tt.url, "SUBJECTS": "a"}
+			var out string
+			cfg, err := loadConfig(environ(vars))
+			switch {
+			case err != nil && tt.shown != "":
+				t.Errorf("refused: %v", err)
+			case err == nil && tt.shown == "":
+				t.Errorf("accepted, want a problem with %q", tt.expect)
+			case err == nil:
+				for _, format := range []string{"json", "console"} {
+					var buf bytes.Buffer
+					log, _, err := buildLogger("info", format, zapcore.AddSync(&buf))
+					if err != nil {
+						t.Fatal(err)
+					}
+					log.Info("configuration", cfg.LogFields()...)
+					out += buf.String()
+				}
+				if !strings.Contains(out, tt.shown) {
+					t.Errorf("logged configuration lacks %q:\n%s", tt.shown, out)
+				}
+			default:
+				var cerr *ConfigError
+				if !errors.As(err, &cerr) {
+					t.Fatalf("error %v, want a *ConfigError", err)
+				}
+				out = cerr.Error()
+				if !slices.ContainsFunc(cerr.Problems, func(p string) bool {
+					return strings.HasPrefix(p, "NATSFAN_NATS_URL: ") && containsAll(p, tt.expect)
+				}) {
+					t.Errorf("no problem starting NATSFAN_NATS_URL: and containing %q in:\n%s", tt.expect, out)
+				}
+			}
+			for _, s := range []string{secret, "s3%63r3t", "%73%33cr3t", "50%s3"} {
+				if strings.Contains(out, s) {
+					t.Errorf("shows %q:\n%s", s, out)
+				}
+			}
+		})
+	}
+}
+
+// TestLoadConfig_aTokenInAURLWithoutSchemeIsAnAuthenticationMethod: nats.go
+// authenticates with the token of token@host:4222, so it cannot be combined
+// with another method any more than nats://token@host:4222.
+func TestLoadConfig_aTokenInAURLWithoutSchemeIsAnAuthenticationMethod(t *testing.T) {
+	for _, u := range []string{"s3cr3t@nats:4222", "user:s3cr3t@nats:4222"} {
+		problems := mustFail(t, upstream("NATS_URL", u, "NATS_TOKEN", "t"))
+		text := strings.Join(problems, "\n")
+		if !strings.Contains(text, "NATSFAN_NATS_URL: more than one upstream authentication method") || strings.Contains(text, "s3cr3t") {
+			t.Errorf("NATS_URL=%s with NATS_TOKEN:\n%s", u, text)
+		}
+	}
+}
+
+func TestProblems_gotHidesSecrets(t *testing.T) {
+	p := &problems{vars: map[string]string{
+		"NATSFAN_NATS_TOKEN":    "s3cr3t",
+		"NATSFAN_NATS_PASSWORD": "s3cr3t",
+		"NATSFAN_NATS_URL":      "nats://u:s3cr3t@a:4222,s3cr3t@b:4222",
+	}}
+	for name, want := range map[string]string{
+		"NATS_TOKEN":    "not shown",
+		"NATS_PASSWORD": "not shown",
+		"NATS_URL":      `"nats://redacted@a:4222,redacted@b:4222"`,
+	} {
+		s, _ := settingByName(name)
+		if got := p.got(s); got != want && !strings.Contains(got, want) {
+			t.Errorf("got(%s) = %q, want %q", name, got, want)
+		}
+	}
+}
+
 func TestConfig_LogFieldsRedactSecrets(t *testing.T) {
 	tokenFile := writeFile(t, "token", "file-token-value\n")
 	passwordFile := writeFile(t, "password", "file-password-value\n")

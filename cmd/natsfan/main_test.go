@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
@@ -63,5 +64,37 @@ func TestRun_logsTheConfigurationOnce(t *testing.T) {
 	}
 	if strings.Contains(out, "t0ps3cret") {
 		t.Errorf("the token was logged:\n%s", out)
+	}
+}
+
+func TestRun_neverLogsTheSecretOfAURL(t *testing.T) {
+	for _, tt := range []struct {
+		url  string
+		code int
+	}{
+		{"s3cr3t@127.0.0.1:1", 0},
+		{"user:s3cr3t@127.0.0.1:1", 0},
+		{"nats://127.0.0.1:2,nats://user:s3cr3t@[::1]:1", 0},
+		{"user:s3cr3t@127.0.0.1", 2},
+		{"nats://user:s3cr3t/x@127.0.0.1:1", 2},
+	} {
+		// Not named after the URL: t.TempDir's path would hold the secret.
+		t.Run("", func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel() // start, then shut down at once
+			env := []string{"NATSFAN_NATS_URL=" + tt.url, "NATSFAN_SUBJECTS=a.>",
+				"NATSFAN_HTTP_ADDR=127.0.0.1:0", "NATSFAN_SHUTDOWN_TIMEOUT=1s", "NATSFAN_SOCKET=" + filepath.Join(t.TempDir(), "s.sock")}
+			if code := run(ctx, nil, env, &stdout, &stderr); code != tt.code {
+				t.Fatalf("exit status %d, want %d; stderr:\n%s", code, tt.code, stderr.String())
+			}
+			out := stderr.String()
+			if strings.Contains(out, "s3cr3t") {
+				t.Errorf("NATSFAN_NATS_URL=%s: the secret was shown:\n%s", tt.url, out)
+			}
+			if want := "redacted@"; !strings.Contains(out, want) {
+				t.Errorf("stderr lacks %q, which says which URL:\n%s", want, out)
+			}
+		})
 	}
 }
