@@ -2,20 +2,26 @@ package buffer
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"runtime"
 	"sync"
 	"testing"
+	"time"
 )
 
 // TestBuffer_ThousandReadersSeeEveryEventInOrder hammers the buffer with
 // 1,000 readers while the writer appends batches with random pauses, so
 // that readers sometimes wait on the head and sometimes walk a backlog.
+//
+// It takes seconds alone and many times that on a machine busy with a
+// parallel build, so what guards it against a hang is a deadline on
+// progress, not on its total time.
 func TestBuffer_ThousandReadersSeeEveryEventInOrder(t *testing.T) {
 	const readers, events = 1000, 3000
 	b := New[int](Retention{MaxMessages: 64})
-	ctx := testContext(t)
+	ctx, progress := stallContext(t, 10*time.Second)
 
 	var wg sync.WaitGroup
 	errs := make(chan string, readers)
@@ -27,9 +33,10 @@ func TestBuffer_ThousandReadersSeeEveryEventInOrder(t *testing.T) {
 			for want <= events {
 				batch, err := r.Next(ctx)
 				if err != nil {
-					errs <- err.Error()
+					errs <- fmt.Sprintf("after %d events: %v", want-1, context.Cause(ctx))
 					return
 				}
+				progress()
 				if batch.Missed != 0 || batch.FirstSeq != uint64(want) {
 					errs <- "gap in the sequence"
 					return
@@ -54,6 +61,7 @@ func TestBuffer_ThousandReadersSeeEveryEventInOrder(t *testing.T) {
 		}
 		next += n
 		b.Append(batch, uint64(n))
+		progress()
 		for range rng.IntN(30) { // let readers catch up and block, sometimes
 			runtime.Gosched()
 		}

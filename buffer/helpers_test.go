@@ -3,8 +3,11 @@ package buffer
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"runtime"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -65,4 +68,40 @@ func testContext(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	t.Cleanup(cancel)
 	return ctx
+}
+
+// stallContext returns a context that ends once progress has not been
+// called for a whole interval of stall, with a cause that says so. It guards
+// a long test against a hang without a deadline on its total time: a busy
+// machine slows the test down, but a hang stops its progress.
+func stallContext(t *testing.T, stall time.Duration) (ctx context.Context, progress func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancelCause(context.Background())
+	var count atomic.Uint64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		tick := time.NewTicker(stall)
+		defer tick.Stop()
+		last := count.Load()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+			now := count.Load()
+			if now == last {
+				cancel(fmt.Errorf("no progress for %v: hung", stall))
+				return
+			}
+			last = now
+		}
+	})
+	t.Cleanup(func() {
+		close(stop)
+		wg.Wait()
+		cancel(nil)
+	})
+	return ctx, func() { count.Add(1) }
 }
