@@ -18,10 +18,14 @@ import (
 //   - run reads and parses what the client sends and answers it;
 //   - write sends what is queued in out, all of it in one write, and PINGs
 //     the client;
-//   - one pump per subscription (sub.go) encodes messages into out.
+//   - one per stream the client's plain subscriptions read (feed.go), which
+//     routes that stream's messages to them and encodes them into out.
 //
-// Lock order: conn.mu, then nothing. ctx ends when the connection closes;
-// the pumps' contexts derive from it.
+// Queue groups (queue_group.go) put their members' messages into out from
+// their own goroutine.
+//
+// Lock order: Server.mu, then queueGroup.mu, then conn.mu. ctx ends when
+// the connection closes.
 type conn struct {
 	srv *Server
 	nc  net.Conn
@@ -39,12 +43,16 @@ type conn struct {
 	pingsOut atomic.Int32  // PINGs sent and not answered
 	kick     chan struct{} // wakes the writer; capacity 1
 
-	mu     sync.Mutex // guards out, closed, subs
-	space  *sync.Cond // signalled when the writer has taken out
-	out    outbound   // frames queued for the client
-	closed bool
-	subs   map[string]*connSub // by sid
-	pumps  sync.WaitGroup
+	mu      sync.Mutex // guards everything below
+	space   *sync.Cond // signalled when the writer has taken out, and on close
+	out     outbound   // frames queued for the client
+	closed  bool
+	subs    map[string]*connSub // by sid
+	feeds   map[*Stream]*feed   // one per stream the plain subscriptions read
+	waiters []*queueGroup       // groups waiting for room in out
+	last    []*connSub          // scratch for deliver: SUBs whose maximum was reached
+
+	feedsRunning sync.WaitGroup
 }
 
 func newConn(s *Server, nc net.Conn, id uint64) *conn {
@@ -59,6 +67,7 @@ func newConn(s *Server, nc net.Conn, id uint64) *conn {
 		parser: protocol.Parser{MaxControlLine: s.cfg.MaxControlLine, MaxPayload: s.cfg.MaxPayload},
 		kick:   make(chan struct{}, 1),
 		subs:   make(map[string]*connSub),
+		feeds:  make(map[*Stream]*feed),
 	}
 	c.space = sync.NewCond(&c.mu)
 	return c
@@ -67,7 +76,7 @@ func newConn(s *Server, nc net.Conn, id uint64) *conn {
 // run serves the connection until it closes, then releases everything.
 func (c *conn) run() {
 	defer c.srv.forget(c)
-	c.queue(func(out []byte) []byte { return protocol.AppendInfo(out, c.srv.info(c)) })
+	c.queue(func(out []byte) []byte { return protocol.AppendInfo(out, c.srv.info(c, false)) })
 
 	var writer sync.WaitGroup
 	writer.Go(c.write)
@@ -80,7 +89,7 @@ func (c *conn) run() {
 	c.closeWith(CloseClient, "")
 	writer.Wait()
 	c.endSubs()
-	c.pumps.Wait()
+	c.feedsRunning.Wait()
 }
 
 // Consumers send little (CONNECT, SUB, PONG), and an idle connection's
@@ -117,7 +126,7 @@ func (c *conn) read(connectTimer *time.Timer) {
 	}
 }
 
-// errClose stops parsing once handle has closed the connection.
+// errClose stops parsing once the connection is closing.
 var errClose = errors.New("fanout: connection closing")
 
 // protocolError closes the connection for input nats-server would close it
@@ -142,21 +151,23 @@ func (c *conn) protocolError(err error) {
 	c.closeWith(reason, text)
 }
 
-// handle answers one command.
+// handle answers one command. It returns errClose once the connection is
+// closing, which stops the parser.
 func (c *conn) handle(cmd *protocol.Command) error {
 	switch cmd.Op {
 	case protocol.OpConnect:
 		return c.handleConnect(cmd)
 	case protocol.OpPing:
-		c.queue(protocol.AppendPong)
+		return c.queue(protocol.AppendPong)
 	case protocol.OpPong:
 		c.pingsOut.Store(0)
 	case protocol.OpSub:
-		c.subscribe(cmd.Subject, cmd.Queue, cmd.SID)
+		return c.subscribe(cmd.Subject, cmd.Queue, cmd.SID)
 	case protocol.OpUnsub:
 		c.unsubscribe(cmd.SID, cmd.Max)
+		return c.ok()
 	case protocol.OpPub, protocol.OpHPub:
-		c.queueErr(protocol.PublishViolation(cmd.Subject))
+		return c.queueErr(protocol.PublishViolation(cmd.Subject))
 	case protocol.OpErr:
 		c.closeWith(CloseClient, "")
 		return errClose
@@ -178,31 +189,41 @@ func (c *conn) handleConnect(cmd *protocol.Command) error {
 	c.verbose = info.Verbose
 	c.headers.Store(info.Headers)
 	c.log.Debug("client connected", zap.Stringer("connect", info))
-	c.ok()
-	return nil
+	return c.ok()
 }
 
 // ok sends +OK to a client that asked for verbose mode.
-func (c *conn) ok() {
+func (c *conn) ok() error {
 	if c.verbose {
-		c.queue(protocol.AppendOK)
+		return c.queue(protocol.AppendOK)
 	}
+	return nil
 }
 
 // queueErr sends an -ERR that leaves the connection open.
-func (c *conn) queueErr(text string) {
-	c.queue(func(out []byte) []byte { return protocol.AppendErr(out, text) })
+func (c *conn) queueErr(text string) error {
+	return c.queue(func(out []byte) []byte { return protocol.AppendErr(out, text) })
 }
 
-// queue appends a control frame to out, whatever its size, and wakes the
-// writer.
-func (c *conn) queue(frame func([]byte) []byte) {
+// queue appends a frame that answers the client (PONG, +OK, -ERR, INFO) to
+// out and wakes the writer. Only the reader calls it: while out is full it
+// waits for the writer, and so stops reading, as the client would if it
+// were the one not keeping up; a client that sends without reading what it
+// is answered cannot make natsfan hold more than the connection's limit.
+// It returns errClose once the connection is closing.
+func (c *conn) queue(frame func([]byte) []byte) error {
 	c.mu.Lock()
-	if !c.closed {
-		c.out.appendFrame(frame)
+	for c.out.full() && !c.closed {
+		c.space.Wait()
 	}
+	if c.closed {
+		c.mu.Unlock()
+		return errClose
+	}
+	c.out.appendFrame(frame)
 	c.mu.Unlock()
 	c.wake()
+	return nil
 }
 
 func (c *conn) wake() {
@@ -218,9 +239,10 @@ func (c *conn) wake() {
 func (c *conn) write() {
 	ping := time.NewTicker(c.srv.cfg.PingInterval)
 	defer ping.Stop()
-	// Reused between writes: the slice of what was taken, and the backing
-	// array of the copy writev consumes (WriteTo empties iov itself).
-	var spare, iovs net.Buffers
+	// Reused between writes: the flight taken from out, and the slice that
+	// writev consumes (WriteTo empties it as it goes).
+	var f flight
+	var iov net.Buffers
 	for {
 		closing := false
 		select {
@@ -232,19 +254,26 @@ func (c *conn) write() {
 				c.closeWith(CloseStale, protocol.TextStaleConnection)
 				continue
 			}
-			c.queue(protocol.AppendPing)
-			continue
+			// The writer's own frame: it cannot wait for room it makes.
+			c.mu.Lock()
+			c.out.appendFrame(protocol.AppendPing)
+			c.mu.Unlock()
 		}
 
 		c.mu.Lock()
-		taken := c.out.take(spare)
+		c.out.take(&f)
+		waiters := c.waiters
+		c.waiters = nil
 		c.space.Broadcast()
 		c.mu.Unlock()
-		if len(taken) > 0 {
-			iovs = append(iovs[:0], taken...)
-			iov := iovs
-			_ = c.nc.SetWriteDeadline(time.Now().Add(c.srv.cfg.WriteDeadline))
-			if _, err := iov.WriteTo(c.nc); err != nil {
+		for _, g := range waiters {
+			g.wake()
+		}
+		if len(f.chunks) > 0 {
+			iov = append(iov[:0], f.chunks...)
+			n, err := c.send(&iov)
+			c.srv.delivered.Add(uint64(f.delivered(n)))
+			if err != nil {
 				var ne net.Error
 				if errors.As(err, &ne) && ne.Timeout() {
 					c.closeWith(CloseSlowConsumer, "")
@@ -254,7 +283,7 @@ func (c *conn) write() {
 				closing = true
 			}
 		}
-		spare = release(taken)
+		f.release()
 		if closing {
 			c.nc.Close()
 			return
@@ -262,9 +291,30 @@ func (c *conn) write() {
 	}
 }
 
-// closeWith closes the connection once: the writer sends what is queued,
-// and the -ERR text if there is one, then closes the socket. reason is
-// what the close is counted as.
+// send writes iov to the client. The write deadline bounds the time the
+// client takes no byte at all, not the whole write: a client that reads,
+// however slowly, is not stuck (a flight can be 512 KiB, which a busy
+// reader may well take longer than the deadline to drain). It returns how
+// many bytes were written.
+func (c *conn) send(iov *net.Buffers) (int64, error) {
+	var written int64
+	for {
+		_ = c.nc.SetWriteDeadline(time.Now().Add(c.srv.cfg.WriteDeadline))
+		n, err := iov.WriteTo(c.nc)
+		written += n
+		var ne net.Error
+		if err != nil && n > 0 && len(*iov) > 0 && errors.As(err, &ne) && ne.Timeout() {
+			continue // progress: the client is reading
+		}
+		return written, err
+	}
+}
+
+// closeWith closes the connection once. For an orderly close the writer
+// sends what is queued, and the -ERR text if there is one, then closes the
+// socket; a slow consumer is cut off at once, as nats-server does, without
+// an -ERR (which nats.go would take for a reason not to reconnect). reason
+// is what the close is counted as.
 func (c *conn) closeWith(reason, errText string) {
 	c.mu.Lock()
 	if c.closed {
@@ -276,12 +326,45 @@ func (c *conn) closeWith(reason, errText string) {
 	}
 	c.closed = true
 	c.space.Broadcast()
+	waiters := c.waiters
+	c.waiters = nil
 	c.mu.Unlock()
+	for _, g := range waiters {
+		g.wake() // this member is gone: the group tries the others
+	}
 	c.srv.countClose(reason)
+	if reason == CloseSlowConsumer {
+		c.abort() // ends a write in progress at once
+	}
 	if reason != CloseClient && reason != CloseServerShutdown {
 		c.log.Info("closing connection", zap.String("reason", reason))
 	}
 	c.cancel()
+}
+
+// lameDuck tells the client that the server is going away (INFO with
+// "ldm":true), as nats-server does before it closes its clients, so that
+// they reconnect. Unlike queue it does not wait for room: Shutdown calls it.
+func (c *conn) lameDuck() {
+	c.mu.Lock()
+	if !c.closed {
+		c.out.appendFrame(func(out []byte) []byte { return protocol.AppendInfo(out, c.srv.info(c, true)) })
+	}
+	c.mu.Unlock()
+	c.wake()
+}
+
+// undelivered returns how many messages are queued for the client and not
+// yet taken by the writer, and how far its feeds are behind.
+func (c *conn) undelivered() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := uint64(c.out.messages())
+	for _, f := range c.feeds {
+		lag, _ := f.sub.Lag()
+		n += lag
+	}
+	return n
 }
 
 // abort closes the socket at once, whatever is queued.

@@ -39,12 +39,15 @@
 //
 // A Server serves the same subscriptions to other processes over the NATS
 // client protocol, on a Unix socket (ListenUnix) or a loopback TCP address:
-// any NATS client connects to it as to nats-server, and each SUB becomes a
-// Subscription (a queue group shares one). The wire codec is in the
-// protocol subpackage. A connection that falls behind its lag limit, or
-// whose writes stall past the write deadline, is sent -ERR 'Slow Consumer'
-// and closed; messages a connection has not taken stay in the hub, shared,
-// so a slow connection costs at most 512 KiB of its own (outbound.go).
+// any NATS client connects to it as to nats-server. A connection reads each
+// stream it subscribes to through one Subscription, whatever its number of
+// SUBs (feed.go), and a queue group reads through one Subscription that
+// hands each message to one member (queue_group.go). The wire codec is in
+// the protocol subpackage. A connection that falls behind its lag limit,
+// or that takes no byte for the write deadline, is closed as nats-server
+// closes a slow consumer, without an -ERR, so that clients reconnect;
+// messages a connection has not taken stay in the hub, shared, so a slow
+// connection costs at most 512 KiB of its own (outbound.go).
 //
 // # Shutting down
 //

@@ -15,8 +15,7 @@ func queueMsgs(q *outbound, n, payload int) []byte {
 	data := bytes.Repeat([]byte{'x'}, payload)
 	for i := range n {
 		subject := fmt.Sprintf("s.%d", i)
-		size := protocol.MsgLen(subject, "1", "", len(data))
-		q.commit(protocol.AppendMsg(q.room(size), subject, "1", "", data))
+		q.appendMsg("1", &Msg{Subject: subject, Data: data}, false)
 		want = protocol.AppendMsg(want, subject, "1", "", data)
 	}
 	return want
@@ -38,11 +37,15 @@ func TestOutboundKeepsFramesInOrderAcrossChunks(t *testing.T) {
 			if q.held != held || q.held < q.size {
 				t.Errorf("held = %d, want the chunks' capacity, %d", q.held, held)
 			}
-			taken := q.take(nil)
-			if got := bytes.Join(taken, nil); !bytes.Equal(got, want) {
+			var f flight
+			q.take(&f)
+			if got := bytes.Join(f.chunks, nil); !bytes.Equal(got, want) {
 				t.Fatalf("queued %d bytes that differ from the %d wanted", len(got), len(want))
 			}
-			for _, c := range taken {
+			if got := f.delivered(int64(len(want))); got != 50 {
+				t.Errorf("a flight written whole delivered %d messages, want 50", got)
+			}
+			for _, c := range f.chunks {
 				if len(c) > max(chunkSize, payload+32) {
 					t.Errorf("a chunk of %d bytes, more than a chunk or one frame", len(c))
 				}
@@ -62,23 +65,52 @@ func TestOutboundFillsChunksBeforeTakingNewOnes(t *testing.T) {
 	}
 }
 
-func TestOutboundReleaseReusesTheSpare(t *testing.T) {
+func TestOutboundReleaseReusesTheFlight(t *testing.T) {
 	var q outbound
 	queueMsgs(&q, 10, 10)
-	spare := release(q.take(nil))
-	if len(spare) != 0 || cap(spare) == 0 {
-		t.Fatalf("release returned len %d cap %d, want an empty slice with room", len(spare), cap(spare))
+	var f flight
+	q.take(&f)
+	f.release()
+	if len(f.chunks) != 0 || cap(f.chunks) == 0 {
+		t.Fatalf("release left len %d cap %d, want an empty slice with room", len(f.chunks), cap(f.chunks))
 	}
-	for _, c := range spare[:cap(spare)] {
+	for _, c := range f.chunks[:cap(f.chunks)] {
 		if c != nil {
-			t.Fatal("release left a chunk in the spare slice, keeping it from the pool")
+			t.Fatal("release left a chunk in the flight, keeping it from the pool")
 		}
 	}
+	spare := f.chunks[:1]
 	queueMsgs(&q, 10, 10)
-	q.take(spare)
+	q.take(&f)
 	queueMsgs(&q, 10, 10)
-	if &q.chunks[0] != &spare[:1][0] {
-		t.Error("the queue did not reuse the spare slice take was given")
+	if &q.chunks[0] != &spare[0] {
+		t.Error("the queue did not reuse the slices of the flight it was given")
+	}
+}
+
+// A write that stops part way counts only the messages of the chunks it
+// wrote whole: the others did not reach the client.
+func TestFlightDeliveredCountsWholeChunksWritten(t *testing.T) {
+	var q outbound
+	queueMsgs(&q, 1000, 200) // about 213 KB: 4 chunks
+	var f flight
+	q.take(&f)
+	if len(f.chunks) < 3 {
+		t.Fatalf("%d chunks, want at least 3", len(f.chunks))
+	}
+	first := int64(len(f.chunks[0]))
+	for _, tc := range []struct {
+		written int64
+		want    int
+	}{
+		{0, 0},
+		{first - 1, 0},
+		{first, f.msgs[0]},
+		{first + int64(len(f.chunks[1])), f.msgs[0] + f.msgs[1]},
+	} {
+		if got := f.delivered(tc.written); got != tc.want {
+			t.Errorf("delivered(%d) = %d, want %d", tc.written, got, tc.want)
+		}
 	}
 }
 
@@ -95,12 +127,14 @@ func TestOutboundAppendsWithoutAllocating(t *testing.T) {
 	if raceEnabled {
 		limit = float64(chunks)
 	}
-	var spare [][]byte
+	m := &Msg{Subject: "bench.x", Data: data}
+	var f flight
 	allocs := testing.AllocsPerRun(100, func() {
 		for range frames {
-			q.commit(protocol.AppendMsg(q.room(size), "bench.x", "1", "", data))
+			q.appendMsg("1", m, false)
 		}
-		spare = release(q.take(spare))
+		q.take(&f)
+		f.release()
 	})
 	if allocs > limit {
 		t.Errorf("%.1f allocations per %d frames queued and released, want at most %.0f", allocs, frames, limit)

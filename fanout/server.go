@@ -3,6 +3,7 @@ package fanout
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"runtime"
 	"strconv"
@@ -15,15 +16,17 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/natsfan/natsfan/fanout/protocol"
+	"github.com/natsfan/natsfan/subjects"
 )
 
 // ServerConfig sets the limits of a Server. A zero field takes the default
 // given with it.
 type ServerConfig struct {
 	Name             string        // server_name in INFO; "natsfan"
-	Version          string        // version in INFO; "dev"
+	Version          string        // version in INFO, x.y.z as clients expect; "0.0.0"
 	MaxConnections   int           // connections at once; 10,000
 	MaxSubscriptions int           // subscriptions per connection; 10,000
+	MaxSubsTotal     int           // subscriptions of all connections together; 100,000
 	MaxControlLine   int           // longest control line a client may send; 4,096
 	MaxPayload       int           // largest PUB a client may send, advertised in INFO; 1 MiB
 	ConnectTimeout   time.Duration // time a client has to send CONNECT; 2s
@@ -47,10 +50,11 @@ func (c *ServerConfig) setDefaults() {
 		c.Name = "natsfan"
 	}
 	if c.Version == "" {
-		c.Version = "dev"
+		c.Version = "0.0.0"
 	}
 	def(&c.MaxConnections, 10_000)
 	def(&c.MaxSubscriptions, 10_000)
+	def(&c.MaxSubsTotal, 100_000)
 	def(&c.MaxControlLine, protocol.DefaultMaxControlLine)
 	def(&c.MaxPayload, protocol.DefaultMaxPayload)
 	def(&c.MaxPingsOut, 2)
@@ -73,14 +77,6 @@ const (
 	CloseWriteError     = "write_error"
 )
 
-// maxOutbound is how much memory the frames queued for one client may hold
-// (outbound.held: whole chunks, however full) before its subscriptions wait
-// for the writer. Past it, messages stay in the hub's buffer, where the lag
-// limit applies. A connection holds at most twice this (plus a frame each):
-// what is queued, and what the writer is sending. The benchmark program delivered as fast with 256 KiB as with
-// 1 MiB, and faster at 4 KiB messages and N=200.
-const maxOutbound = 256 << 10
-
 var closeReasons = [...]string{
 	CloseClient, CloseSlowConsumer, CloseStale, CloseConnectTimeout, CloseMaxConnections,
 	CloseMaxControlLine, CloseMaxPayload, CloseProtocolError, CloseServerShutdown, CloseWriteError,
@@ -97,26 +93,33 @@ var ErrServerClosed = errors.New("fanout: server closed")
 // a subject the hub does not ingest is answered the same way.
 //
 // Each connection has a goroutine that reads and parses what the client
-// sends, one that writes, and one per subscription that reads the hub and
-// encodes messages into the connection's outbound buffer; the writer sends
-// everything queued in one write, so a client that is behind gets many
-// frames per syscall and one that keeps up gets each message at once.
+// sends, one that writes, and one per stream its subscriptions read (a
+// feed), which reads the hub and encodes messages into the connection's
+// outbound queue; the writer sends everything queued in one write, so a
+// client that is behind gets many frames per syscall and one that keeps up
+// gets each message at once. Each queue group has one goroutine that
+// hands every message to one member.
 type Server struct {
 	hub *Hub
 	cfg ServerConfig
 	log *zap.Logger
 	id  string
 
-	mu        sync.Mutex // guards listeners, conns, queues, closing
-	listeners map[net.Listener]struct{}
-	conns     map[*conn]struct{}
-	queues    map[queueKey]*queueGroup
-	closing   bool
-	conned    sync.WaitGroup // every connection's goroutines
+	mu            sync.Mutex // guards listeners, conns, queues, closing, lameDuck
+	listeners     map[net.Listener]struct{}
+	conns         map[*conn]struct{}
+	queues        map[queueKey]*queueGroup
+	closing       bool
+	lameDuck      bool
+	stopped       chan struct{}  // closed when the server stops accepting
+	conned        sync.WaitGroup // every connection's goroutines
+	groupsRunning sync.WaitGroup // every queue group's goroutine
 
-	nextID   atomic.Uint64
-	accepted atomic.Uint64
-	closed   [len(closeReasons)]atomic.Uint64
+	subs      atomic.Int64  // subscriptions of all connections
+	delivered atomic.Uint64 // messages written to clients' sockets
+	nextID    atomic.Uint64
+	accepted  atomic.Uint64
+	closed    [len(closeReasons)]atomic.Uint64
 }
 
 // NewServer returns a Server for hub. Serve starts it on a listener.
@@ -133,6 +136,7 @@ func NewServer(hub *Hub, cfg ServerConfig, log *zap.Logger) *Server {
 		listeners: make(map[net.Listener]struct{}),
 		conns:     make(map[*conn]struct{}),
 		queues:    make(map[queueKey]*queueGroup),
+		stopped:   make(chan struct{}),
 	}
 }
 
@@ -166,7 +170,10 @@ func (s *Server) Serve(ln net.Listener) error {
 			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, syscall.EMFILE) {
 				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
 				s.log.Warn("cannot accept a connection; retrying", zap.Error(err), zap.Duration("in", backoff))
-				time.Sleep(backoff) // back off from a temporary accept failure
+				select { // back off from a temporary accept failure
+				case <-time.After(backoff):
+				case <-s.stopped:
+				}
 				continue
 			}
 			return err
@@ -225,11 +232,32 @@ func (s *Server) countClose(reason string) {
 	}
 }
 
-// Shutdown stops accepting, then closes every connection once it has
-// written what is queued for it, and waits for them until ctx ends; then
-// it closes the rest at once. Call it after the hub's Drain, so that
-// subscriptions have queued everything the hub held.
+// LameDuck starts a shutdown as nats-server's lame duck mode does: the
+// server stops accepting connections and tells every client, with an INFO
+// whose "ldm" is true, that it is going away, so that clients get ready to
+// reconnect. Connections stay open and keep receiving; Shutdown closes
+// them. It is idempotent, and Shutdown calls it if it was not called.
+func (s *Server) LameDuck() {
+	conns := s.stop()
+	s.mu.Lock()
+	first := !s.lameDuck
+	s.lameDuck = true
+	s.mu.Unlock()
+	if !first {
+		return
+	}
+	for _, c := range conns {
+		c.lameDuck()
+	}
+}
+
+// Shutdown enters lame duck mode (LameDuck), then closes every connection
+// once it has written what is queued for it, and waits for them until ctx
+// ends; then it closes the rest at once, and returns a *ShutdownError that
+// says how many connections and messages it cut short. Call it after the
+// hub's Drain, so that subscriptions have queued everything the hub held.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.LameDuck()
 	conns := s.stop()
 	for _, c := range conns {
 		c.closeWith(CloseServerShutdown, "")
@@ -237,19 +265,40 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	done := make(chan struct{})
 	go func() {
 		s.conned.Wait()
+		s.groupsRunning.Wait()
 		close(done)
 	}()
 	select {
 	case <-done:
 		return nil
 	case <-ctx.Done():
-		for _, c := range conns {
-			c.abort()
-		}
-		<-done
-		return ctx.Err()
 	}
+	cut := &ShutdownError{Err: ctx.Err()}
+	for _, c := range conns {
+		if n := c.undelivered(); n > 0 {
+			cut.Connections++
+			cut.Messages += n
+		}
+		c.abort()
+	}
+	s.stopGroups()
+	<-done
+	return cut
 }
+
+// ShutdownError is what Shutdown returns when its context ended before
+// every connection had written what it was sent.
+type ShutdownError struct {
+	Connections int    // connections closed with messages not yet written
+	Messages    uint64 // messages they had queued or not yet read from the hub
+	Err         error  // the context's error
+}
+
+func (e *ShutdownError) Error() string {
+	return fmt.Sprintf("fanout: %d connections closed with %d messages undelivered: %v", e.Connections, e.Messages, e.Err)
+}
+
+func (e *ShutdownError) Unwrap() error { return e.Err }
 
 // Close stops accepting and closes every connection at once.
 func (s *Server) Close() {
@@ -258,13 +307,31 @@ func (s *Server) Close() {
 		c.abort()
 	}
 	s.conned.Wait()
+	s.stopGroups()
+	s.groupsRunning.Wait()
+}
+
+// stopGroups stops every queue group, whatever its members.
+func (s *Server) stopGroups() {
+	s.mu.Lock()
+	groups := make([]*queueGroup, 0, len(s.queues))
+	for _, g := range s.queues {
+		groups = append(groups, g)
+	}
+	s.mu.Unlock()
+	for _, g := range groups {
+		g.stop()
+	}
 }
 
 // stop closes the listeners and returns the open connections.
 func (s *Server) stop() []*conn {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.closing = true
+	if !s.closing {
+		s.closing = true
+		close(s.stopped)
+	}
 	for ln := range s.listeners {
 		ln.Close()
 	}
@@ -275,31 +342,59 @@ func (s *Server) stop() []*conn {
 	return conns
 }
 
-// info is the INFO a new connection gets.
-func (s *Server) info(c *conn) *protocol.ServerInfo {
+// streamsFor returns the streams whose messages a subscription to subject
+// may receive.
+func (s *Server) streamsFor(subject string) []*Stream {
+	var streams []*Stream
+	for _, st := range s.hub.streams {
+		if subjects.Overlap(subject, st.pattern) {
+			streams = append(streams, st)
+		}
+	}
+	return streams
+}
+
+// reserveSub counts a new subscription against MaxSubsTotal, and reports
+// false, counting nothing, when the server is at it.
+func (s *Server) reserveSub() bool {
+	if s.subs.Add(1) > int64(s.cfg.MaxSubsTotal) {
+		s.subs.Add(-1)
+		return false
+	}
+	return true
+}
+
+func (s *Server) releaseSub() { s.subs.Add(-1) }
+
+// info is the INFO a connection gets: on accept, and with lameDuck set when
+// the server is shutting down.
+func (s *Server) info(c *conn, lameDuck bool) *protocol.ServerInfo {
 	host, port := "", 0
 	if addr, ok := c.nc.LocalAddr().(*net.TCPAddr); ok {
 		host, port = addr.IP.String(), addr.Port
 	}
 	return &protocol.ServerInfo{
-		ID:         s.id,
-		Name:       s.cfg.Name,
-		Version:    s.cfg.Version,
-		Proto:      1,
-		GoVersion:  runtime.Version(),
-		Host:       host,
-		Port:       port,
-		Headers:    true,
-		MaxPayload: int32(s.cfg.MaxPayload),
-		ClientID:   c.id,
+		ID:           s.id,
+		Name:         s.cfg.Name,
+		Version:      s.cfg.Version,
+		Proto:        1,
+		GoVersion:    runtime.Version(),
+		Host:         host,
+		Port:         port,
+		Headers:      true,
+		MaxPayload:   int32(s.cfg.MaxPayload),
+		ClientID:     c.id,
+		LameDuckMode: lameDuck,
 	}
 }
 
 // ServerStats is a snapshot of a Server, for metrics.
 type ServerStats struct {
-	Connections int               // open now
-	Accepted    uint64            // accepted since the server started
-	Closed      map[string]uint64 // connections closed, by reason (the Close* constants)
+	Connections   int               // open now
+	Subscriptions int               // SUBs of every connection, open now
+	Delivered     uint64            // messages written to clients' sockets
+	Accepted      uint64            // accepted since the server started
+	Closed        map[string]uint64 // connections closed, by reason (the Close* constants)
 }
 
 // Stats returns a snapshot of the server.
@@ -307,7 +402,13 @@ func (s *Server) Stats() ServerStats {
 	s.mu.Lock()
 	n := len(s.conns)
 	s.mu.Unlock()
-	st := ServerStats{Connections: n, Accepted: s.accepted.Load(), Closed: make(map[string]uint64, len(closeReasons))}
+	st := ServerStats{
+		Connections:   n,
+		Subscriptions: int(s.subs.Load()),
+		Delivered:     s.delivered.Load(),
+		Accepted:      s.accepted.Load(),
+		Closed:        make(map[string]uint64, len(closeReasons)),
+	}
 	for i, r := range closeReasons {
 		st.Closed[r] = s.closed[i].Load()
 	}
@@ -319,3 +420,9 @@ func (s *Server) Config() ServerConfig { return s.cfg }
 
 // connName is how logs name a connection.
 func connName(id uint64) string { return "cid:" + strconv.FormatUint(id, 10) }
+
+// subscribeServer subscribes to pattern for the Server's feeds and queue
+// groups, which close the subscription themselves.
+func (h *Hub) subscribeServer(pattern string) (*Subscription, error) {
+	return h.Subscribe(context.Background(), pattern)
+}

@@ -48,7 +48,7 @@ func benchSocketDelivery(b *testing.B, mode string, consumers int) {
 		}
 	}
 	if sc != nil {
-		waitFor(b, "every consumer's subscription", func() bool { return sc.hub.Stats().Subscriptions == consumers })
+		waitFor(b, "every consumer's subscription", func() bool { return sc.srv.Stats().Subscriptions == consumers })
 	}
 	pub := connect(b, up.ClientURL())
 	payload := make([]byte, 128)

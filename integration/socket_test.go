@@ -23,11 +23,11 @@ func nextMsg(t *testing.T, sub *nats.Subscription) *nats.Msg {
 	return m
 }
 
-// waitSubscribers waits until the hub has n subscriptions, so that what is
+// waitSubscribers waits until the socket server has n subscriptions, so that what is
 // published next reaches them.
 func waitSubscribers(t *testing.T, sc *socketSidecar, n int) {
 	t.Helper()
-	waitFor(t, fmt.Sprintf("%d subscriptions on the hub", n), func() bool { return sc.hub.Stats().Subscriptions == n })
+	waitFor(t, fmt.Sprintf("%d subscriptions on the socket", n), func() bool { return sc.srv.Stats().Subscriptions == n })
 }
 
 // TestSocket_StockClientsReceiveOverUnixSocketAndTCP subscribes with * and >
@@ -107,7 +107,7 @@ func TestSocket_QueueGroupMembersShareTheMessages(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitSubscribers(t, sc, 1) // one shared subscription for the group
+	waitSubscribers(t, sc, 3)
 	const n = 300
 	up2 := connect(t, up.ClientURL())
 	for i := range n {

@@ -59,13 +59,11 @@ const (
 	// no_responders without headers; the connection is then closed:
 	// nats-server's ErrNoRespondersRequiresHeaders (server/errors.go).
 	TextNoRespondersRequiresHeaders = "no responders requires headers support"
-
-	// TextSlowConsumer is natsfan's own: nats-server closes a slow consumer
-	// without an -ERR line. Beware that nats.go does not recognise it, so on
-	// receiving it nats.go closes the connection for good (no reconnect),
-	// and reports "nats: Slow Consumer" as its last error.
-	TextSlowConsumer = "Slow Consumer"
 )
+
+// nats-server sends no -ERR to a slow consumer: it closes the connection,
+// and clients reconnect. An -ERR text nats.go does not recognise, such as
+// "Slow Consumer", would make it close the connection for good.
 
 // SubscribeViolation returns the -ERR text nats-server sends when a client
 // may not subscribe to subject (with queue group queue, if not empty), for

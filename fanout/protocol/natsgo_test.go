@@ -261,14 +261,15 @@ func wantAsyncErr(t *testing.T, errs <-chan error, text string) {
 
 // TestNATSGo_ClosesForGoodOnUnknownErr pins down what the connection code
 // must know about nats.go: an -ERR text it does not recognise, such as
-// TextSlowConsumer, makes it close the connection for good, where a plain
-// close or TextStaleConnection makes it reconnect.
+// "Slow Consumer", makes it close the connection for good, where a plain
+// close (how nats-server closes a slow consumer) or TextStaleConnection
+// makes it reconnect.
 func TestNATSGo_ClosesForGoodOnUnknownErr(t *testing.T) {
 	for _, tc := range []struct {
 		text       string // "" for a close without -ERR
 		reconnects bool
 	}{
-		{TextSlowConsumer, false},
+		{"Slow Consumer", false},
 		{TextMaxPayload, false},
 		{TextStaleConnection, true},
 		{TextUnknownOp, true},
