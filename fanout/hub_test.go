@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -265,6 +266,42 @@ func TestSubscription_EndsWithItsContextAndWithClose(t *testing.T) {
 	}
 	// A context's end closes its subscription from another goroutine
 	// (context.AfterFunc), which may still be finishing.
+	waitFor(t, "every subscription to be unregistered", func() bool { return h.Stats().Subscriptions == 0 })
+}
+
+// A context that has ended closes the subscription from another goroutine
+// (context.AfterFunc) at once, possibly before Subscribe has finished making
+// it; one that ends while Subscribe runs may do so at any step. Either way
+// Subscribe returns ErrClosed or a subscription that ends with ErrClosed.
+func TestHub_SubscribeWithAContextThatHasEndedOrEndsMeanwhile(t *testing.T) {
+	h := newHub(t, []string{"s.*", "t.*"})
+	ended, cancel := context.WithCancel(context.Background())
+	cancel()
+	next := testContext(t)
+	var cancels sync.WaitGroup
+	for i := range 20_000 {
+		pattern := "s.*" // one stream
+		if i%2 == 1 {
+			pattern = ">" // a merge of two
+		}
+		ctx := ended
+		if i%4 >= 2 {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithCancel(context.Background())
+			cancels.Go(cancel) // while Subscribe runs
+		}
+		sub, err := h.Subscribe(ctx, pattern)
+		if err != nil {
+			if !errors.Is(err, fanout.ErrClosed) {
+				t.Fatalf("Subscribe %d = %v, want a subscription or ErrClosed", i, err)
+			}
+			continue
+		}
+		if _, err := sub.Next(next); !errors.Is(err, fanout.ErrClosed) {
+			t.Fatalf("subscription %d: Next = %v, want ErrClosed", i, err)
+		}
+	}
+	cancels.Wait()
 	waitFor(t, "every subscription to be unregistered", func() bool { return h.Stats().Subscriptions == 0 })
 }
 

@@ -99,7 +99,7 @@ type Subscription struct {
 	merged  *merger       // non-nil when reading more than one stream
 
 	delivered atomic.Uint64
-	stopCtx   func() bool // stops the context.AfterFunc that closes us
+	stopCtx   func() bool // stops the context.AfterFunc that closes us; set before end can run
 	ended     atomic.Bool // set before the hub forgets the subscription
 	endErr    error       // why it ended; written once, before merged is stopped
 	endOnce   sync.Once
@@ -116,7 +116,9 @@ type streamReader struct {
 // Subscribe returns a subscription to every message of the hub's streams
 // that matches pattern, which may be narrower than a stream (a filter) or
 // span several. A pattern that no stream can match is an error wrapping
-// ErrNotIngested. The subscription ends when ctx ends or Close is called.
+// ErrNotIngested. The subscription ends when ctx ends or Close is called; if
+// ctx ends before Subscribe returns, Subscribe returns ErrClosed, or a
+// subscription whose Next returns ErrClosed.
 func (h *Hub) Subscribe(ctx context.Context, pattern string, opts ...SubscribeOption) (*Subscription, error) {
 	if err := subjects.ValidatePattern(pattern); err != nil {
 		return nil, fmt.Errorf("fanout: cannot subscribe: %w", err)
@@ -152,7 +154,17 @@ func (h *Hub) Subscribe(ctx context.Context, pattern string, opts ...SubscribeOp
 	if len(s.readers) > 1 {
 		s.merged = newMerger(s.readers)
 	}
-	s.stopCtx = context.AfterFunc(ctx, s.Close)
+	// From here on, end may run: the context may end at any moment, and
+	// once registered, the hub may close. So the subscription is whole
+	// before either can reach it. context.AfterFunc may call its function
+	// before it returns the stop function that end calls, so the function
+	// waits until the stop function is stored.
+	armed := make(chan struct{})
+	s.stopCtx = context.AfterFunc(ctx, func() {
+		<-armed
+		s.Close()
+	})
+	close(armed)
 	if err := h.register(s); err != nil {
 		s.end(err)
 		return nil, err
