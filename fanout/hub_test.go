@@ -43,18 +43,29 @@ func publish(h *fanout.Hub, i int, subjects ...string) {
 	}
 }
 
-// receive reads n messages and returns their subjects.
+// receive reads n messages and returns their subjects. It fails the test,
+// so call it from the test's goroutine; other goroutines call next.
 func receive(t *testing.T, sub *fanout.Subscription, n int) []string {
 	t.Helper()
+	got, err := next(testContext(t), sub, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+// next reads n messages and returns their subjects, or what it read and
+// the error that stopped it.
+func next(ctx context.Context, sub *fanout.Subscription, n int) ([]string, error) {
 	var got []string
 	for len(got) < n {
-		m, err := sub.Next(testContext(t))
+		m, err := sub.Next(ctx)
 		if err != nil {
-			t.Fatalf("Next after %v: %v", got, err)
+			return got, fmt.Errorf("Next after %d of %d messages: %w", len(got), n, err)
 		}
 		got = append(got, m.Subject)
 	}
-	return got
+	return got, nil
 }
 
 // waitFor polls cond until it holds, failing the test after a deadline.
@@ -202,13 +213,17 @@ func TestSubscription_SlowConsumerIsCutOffWhileOthersReceiveEverything(t *testin
 	defer reader.Close()
 
 	const n = 1000
-	done := make(chan []string)
-	go func() { done <- receive(t, reader, n) }()
+	ctx := testContext(t)
+	done := make(chan error, 1)
+	go func() {
+		_, err := next(ctx, reader, n)
+		done <- err
+	}()
 	for range n {
 		publish(h, 0, "s.x")
 	}
-	if got := <-done; len(got) != n {
-		t.Fatalf("the reading subscription got %d of %d", len(got), n)
+	if err := <-done; err != nil {
+		t.Fatalf("the reading subscription: %v", err)
 	}
 	waitFor(t, "the sweeper to cut off the stuck subscription", func() bool {
 		return h.Stats().Streams[0].SlowConsumers == 1
