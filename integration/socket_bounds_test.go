@@ -1,0 +1,158 @@
+package integration
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/natsfan/natsfan/fanout"
+)
+
+// pingPong sends PING and reads up to its PONG, so that everything sent
+// before it has been handled. It fails on any -ERR on the way.
+func (rc *rawClient) pingPong(t *testing.T) {
+	t.Helper()
+	rc.send(t, "PING\r\n")
+	for {
+		switch l := rc.line(t); {
+		case l == "PONG":
+			return
+		case strings.HasPrefix(l, "-ERR"):
+			t.Fatalf("got %s before PONG", l)
+		}
+	}
+}
+
+// heapAndStacksAfterGC returns the live heap and the goroutine stacks.
+func heapAndStacksAfterGC() uint64 {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc + ms.StackInuse
+}
+
+// TestSocket_IdleSubscriptionsCostLessThan1KiBEach makes 10,000
+// subscriptions on one connection to an idle subject and measures what
+// they add to the heap and to the goroutines.
+func TestSocket_IdleSubscriptionsCostLessThan1KiBEach(t *testing.T) {
+	const n = 10_000
+	up := startServer(t, -1)
+	sc := startSocketSidecar(t, up.ClientURL(), []string{"idle.>"}, fanout.ServerConfig{})
+	rc := dialRaw(t, sc.path)
+	rc.send(t, "CONNECT {\"verbose\":false}\r\n")
+	rc.pingPong(t)
+
+	before, goroutines := heapAndStacksAfterGC(), runtime.NumGoroutine()
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, "SUB idle.%d.orders %d\r\n", i, i+1)
+	}
+	rc.send(t, b.String())
+	rc.pingPong(t)
+	if got := sc.srv.Stats().Subscriptions; got != n {
+		t.Fatalf("%d subscriptions, want %d", got, n)
+	}
+	after := heapAndStacksAfterGC()
+	perSub := (int64(after) - int64(before)) / n
+	t.Logf("%d idle subscriptions: %d B of heap and stacks each, %d more goroutines",
+		n, perSub, runtime.NumGoroutine()-goroutines)
+	if perSub > 1024 {
+		t.Errorf("an idle subscription costs %d B of heap and stacks, want at most 1 KiB", perSub)
+	}
+	if more := runtime.NumGoroutine() - goroutines; more > 10 {
+		t.Errorf("%d subscriptions added %d goroutines, want a few for the connection", n, more)
+	}
+}
+
+// TestSocket_TotalSubscriptionLimit refuses a SUB beyond the limit on all
+// connections together, as nats-server refuses one beyond an account's
+// limit, and takes SUBs again once others have gone.
+func TestSocket_TotalSubscriptionLimit(t *testing.T) {
+	up := startServer(t, -1)
+	sc := startSocketSidecar(t, up.ClientURL(), []string{"jobs.>"}, fanout.ServerConfig{MaxSubsTotal: 100})
+	subscribe := func(rc *rawClient, from, to int) {
+		t.Helper()
+		var b strings.Builder
+		for i := from; i < to; i++ {
+			fmt.Fprintf(&b, "SUB jobs.%d %d\r\n", i, i)
+		}
+		rc.send(t, b.String())
+	}
+	a, b := dialRaw(t, sc.path), dialRaw(t, sc.path)
+	for _, rc := range []*rawClient{a, b} {
+		rc.send(t, "CONNECT {\"verbose\":false}\r\n")
+	}
+	subscribe(a, 0, 60)
+	a.pingPong(t)
+	subscribe(b, 0, 40)
+	b.pingPong(t)
+	subscribe(b, 40, 41)
+	if l := b.line(t); l != "-ERR 'maximum subscriptions exceeded'" {
+		t.Fatalf("the 101st SUB got %q, want -ERR 'maximum subscriptions exceeded'", l)
+	}
+	a.send(t, "UNSUB 0\r\n")
+	a.pingPong(t)
+	subscribe(b, 41, 42)
+	b.pingPong(t) // no -ERR: a subscription was freed
+	if got := sc.srv.Stats().Subscriptions; got != 100 {
+		t.Fatalf("%d subscriptions, want 100", got)
+	}
+}
+
+// TestSocket_ClientThatSendsWithoutReadingStaysBounded floods natsfan with
+// what makes it answer (PINGs, refused PUBs, refused SUBs) and never reads
+// an answer. natsfan must stop reading such a client once what it has
+// queued for it reaches the connection's limit, rather than queue answers
+// without bound, and give the memory back once the client is gone.
+func TestSocket_ClientThatSendsWithoutReadingStaysBounded(t *testing.T) {
+	const flood = 64 << 20 // what the client tries to send
+	for name, command := range map[string]string{
+		"PING":        "PING\r\n",
+		"refused PUB": "PUB other 2\r\nhi\r\n",
+		"refused SUB": "SUB other 1\r\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			up := startServer(t, -1)
+			sc := startSocketSidecar(t, up.ClientURL(), []string{"jobs.>"}, fanout.ServerConfig{WriteDeadline: time.Minute})
+			before := heapAfterGC()
+
+			rc := dialRaw(t, sc.path)
+			rc.send(t, "CONNECT {\"verbose\":false}\r\n")
+			chunk := []byte(strings.Repeat(command, 64<<10/len(command)))
+			sent := 0
+			for sent < flood {
+				// natsfan has stopped reading when a write cannot finish:
+				// the socket's buffers between the two are full.
+				_ = rc.SetWriteDeadline(time.Now().Add(time.Second))
+				n, err := rc.Write(chunk)
+				sent += n
+				if err != nil {
+					if ne := (net.Error)(nil); errors.As(err, &ne) && ne.Timeout() {
+						break
+					}
+					t.Fatalf("after %d bytes: %v", sent, err)
+				}
+			}
+			held := int64(heapAfterGC()) - int64(before)
+			t.Logf("the client sent %d KiB without reading; the heap grew by %d KiB", sent>>10, held>>10)
+			// A connection's own bound is two outbound queues (512 KiB) and
+			// its read buffer; allow as much again for the test's client.
+			if held > 2<<20 {
+				t.Errorf("the heap grew by %d KiB while one client sent without reading, want at most 2 MiB", held>>10)
+			}
+			if sent >= flood {
+				t.Errorf("natsfan read all %d MiB the client sent without reading its answers", flood>>20)
+			}
+
+			rc.Close()
+			waitFor(t, "the connection to close", func() bool { return sc.srv.Stats().Connections == 0 })
+			if left := int64(heapAfterGC()) - int64(before); left > 256<<10 {
+				t.Errorf("the heap is still %d KiB above where it was once the client has gone", left>>10)
+			}
+		})
+	}
+}
