@@ -73,7 +73,7 @@ func runSidecar(ctx context.Context, cfg *Config, log *zap.Logger, level zap.Ato
 
 	sock := fanout.NewServer(hub, fanout.ServerConfig{
 		Name:             cfg.NATSName,
-		Version:          version,
+		Version:          infoVersion(version),
 		MaxConnections:   cfg.SocketMaxConnections,
 		MaxSubscriptions: cfg.SocketMaxSubscriptions,
 		MaxControlLine:   cfg.SocketMaxControlLine,
