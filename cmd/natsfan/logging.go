@@ -20,6 +20,9 @@ func newLogger(cfg *Config, w io.Writer) (*zap.Logger, zap.AtomicLevel, error) {
 // buildLogger is newLogger from a level and a format.
 //
 // JSON lines carry "ts" (ISO 8601), "level", "logger", "caller" and "msg".
+// Durations are written as Go writes them ("10s", "1m30s", "250ms") in both
+// formats, the form of the configuration line and of NATSFAN_ variables,
+// rather than zap's production default of a bare number of seconds.
 // Stack traces are added only from DPanic up: errors in a sidecar are
 // operational, not bugs, and a trace per error would drown them. Like zap's
 // production logger it samples: after the first 100 entries with the same
@@ -35,10 +38,12 @@ func buildLogger(level, format string, w zapcore.WriteSyncer) (*zap.Logger, zap.
 	case "json":
 		ec := zap.NewProductionEncoderConfig()
 		ec.EncodeTime = zapcore.ISO8601TimeEncoder
+		ec.EncodeDuration = zapcore.StringDurationEncoder
 		enc = zapcore.NewJSONEncoder(ec)
 	case "console":
 		ec := zap.NewDevelopmentEncoderConfig()
 		ec.EncodeTime = zapcore.ISO8601TimeEncoder
+		ec.EncodeDuration = zapcore.StringDurationEncoder
 		enc = zapcore.NewConsoleEncoder(ec)
 	default:
 		return nil, lvl, fmt.Errorf("cannot use log format %q: expected json or console", format)

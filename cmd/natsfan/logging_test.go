@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -60,6 +61,34 @@ func TestNewLogger_rejectsBadSettings(t *testing.T) {
 	for _, cfg := range []*Config{{LogLevel: "loud", LogFormat: "json"}, {LogLevel: "info", LogFormat: "xml"}} {
 		if _, _, err := newLogger(cfg, &bytes.Buffer{}); err == nil {
 			t.Errorf("newLogger(%q, %q) succeeded", cfg.LogLevel, cfg.LogFormat)
+		}
+	}
+}
+
+// TestNewLogger_writesEveryDurationAsText: the configuration line shows
+// durations as "10s", so every other line does too, in both formats, and
+// whatever the field was built with.
+func TestNewLogger_writesEveryDurationAsText(t *testing.T) {
+	for _, format := range []string{"json", "console"} {
+		var buf bytes.Buffer
+		log, _, err := newLogger(&Config{LogLevel: "info", LogFormat: format}, &buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		log.Info("durations",
+			zap.Duration("timeout", 10*time.Second),
+			zap.Durations("waits", []time.Duration{1500 * time.Millisecond, time.Minute}),
+			zap.Any("any", 250*time.Millisecond),
+			zap.Stringer("stringer", 90*time.Second),
+			zap.Object("nested", zapcore.ObjectMarshalerFunc(func(enc zapcore.ObjectEncoder) error {
+				enc.AddDuration("outage", 2*time.Hour)
+				return nil
+			})))
+		out := buf.String()
+		for _, want := range []string{`"10s"`, `"1.5s"`, `"1m0s"`, `"250ms"`, `"1m30s"`, `"2h0m0s"`} {
+			if !strings.Contains(out, want) {
+				t.Errorf("%s log lacks %s:\n%s", format, want, out)
+			}
 		}
 	}
 }
