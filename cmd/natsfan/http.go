@@ -8,14 +8,18 @@ package main
 // opt-in server that config validation only lets bind to loopback.
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	stdlog "log"
 	"net"
 	"net/http"
 	"net/http/pprof"
 	"net/netip"
+	"net/url"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -148,8 +152,9 @@ func (s *listenServer) Shutdown(ctx context.Context) error {
 //	                pod restarted
 //	GET /readyz     200 "ok", or 503 with the reason not ready as the body
 //	GET /metrics    Prometheus metrics from the registry given
-//	GET /loglevel   the current level, as zap's AtomicLevel serves it
+//	GET /loglevel   the current level, {"level":"info"}
 //	PUT /loglevel   change the level; loopback callers only, 403 otherwise
+//	                (see logLevelHandler)
 type httpServer struct {
 	*listenServer
 	ready    func() error
@@ -212,20 +217,121 @@ func writeText(w http.ResponseWriter, code int, body string) {
 	fmt.Fprint(w, body)
 }
 
-// logLevelHandler serves zap's AtomicLevel, refusing any request but a read
-// from a non-loopback address, and logs changes.
+// logLevelHandler serves the log level, refusing any request but a read
+// from a non-loopback address, and logs every change.
+//
+//	GET /loglevel   {"level":"info"}
+//	PUT /loglevel   with {"level":"debug"} or level=debug as the body,
+//	                whatever the Content-Type, or ?level=debug; answers
+//	                {"level":"debug"}, or 400 and {"error":"…"}
+//
+// zap's AtomicLevel handler reads a body as a form when the Content-Type is
+// application/x-www-form-urlencoded, which is what curl -d sends, so the
+// plain curl -X PUT -d '{"level":"debug"}' got a 400 from it. The levels are
+// those of NATSFAN_LOG_LEVEL.
 func logLevelHandler(level zap.AtomicLevel, log *zap.Logger) http.Handler {
+	var mu sync.Mutex // one change at a time, so that each is logged from what it was
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodGet && r.Method != http.MethodHead && !isLoopbackRemote(r.RemoteAddr) {
+		switch {
+		case r.Method == http.MethodGet || r.Method == http.MethodHead:
+			writeLevelJSON(w, http.StatusOK, "level", level.Level().String())
+			return
+		case !isLoopbackRemote(r.RemoteAddr):
 			writeText(w, http.StatusForbidden, "the log level can only be changed from loopback (127.0.0.1 or ::1)\n")
 			return
+		case r.Method != http.MethodPut:
+			w.Header().Set("Allow", "GET, HEAD, PUT")
+			writeLevelJSON(w, http.StatusMethodNotAllowed, "error", "only GET and PUT are supported")
+			return
 		}
-		before := level.Level()
-		level.ServeHTTP(w, r)
-		if after := level.Level(); after != before {
-			log.Info("log level changed", zap.Stringer("from", before), zap.Stringer("to", after), zap.String("remote", r.RemoteAddr))
+		to, err := requestedLevel(r)
+		if err != nil {
+			writeLevelJSON(w, http.StatusBadRequest, "error", err.Error())
+			return
 		}
+		mu.Lock()
+		changeLevel(level, to, log, zap.String("remote", r.RemoteAddr))
+		mu.Unlock()
+		writeLevelJSON(w, http.StatusOK, "level", level.Level().String())
 	})
+}
+
+// maxLevelBody is the most of a PUT /loglevel body that is read.
+const maxLevelBody = 1 << 10
+
+// requestedLevel returns the level a PUT /loglevel asks for: from a JSON
+// body, or a form body, or the query, in that order.
+func requestedLevel(r *http.Request) (zapcore.Level, error) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxLevelBody+1))
+	if err != nil {
+		return 0, fmt.Errorf("cannot read the request: %v", err)
+	}
+	if len(body) > maxLevelBody {
+		return 0, fmt.Errorf("the request body is longer than %d bytes", maxLevelBody)
+	}
+	var name string
+	switch b := bytes.TrimSpace(body); {
+	case len(b) > 0 && b[0] == '{':
+		var req struct {
+			Level *string `json:"level"`
+		}
+		if err := json.Unmarshal(b, &req); err != nil || req.Level == nil {
+			return 0, errors.New(`expected a body such as {"level":"debug"} or level=debug`)
+		}
+		name = *req.Level
+	case len(b) > 0:
+		form, err := url.ParseQuery(string(b))
+		if err != nil || !form.Has("level") {
+			return 0, errors.New(`expected a body such as {"level":"debug"} or level=debug`)
+		}
+		name = form.Get("level")
+	default:
+		if !r.URL.Query().Has("level") {
+			return 0, errors.New(`expected a body such as {"level":"debug"} or level=debug, or ?level=debug`)
+		}
+		name = r.URL.Query().Get("level")
+	}
+	switch l, err := zapcore.ParseLevel(name); {
+	case err == nil && name != "" && l >= zapcore.DebugLevel && l <= zapcore.ErrorLevel: // zap reads "" as info
+		return l, nil
+	default:
+		return 0, fmt.Errorf("unknown level %q: expected debug, info, warn or error", name)
+	}
+}
+
+// changeLevel sets level to to, and logs the change whatever the levels: at
+// info if either level lets info through, else at the less severe of the
+// two, and while that one is in force (before the change when the level
+// rises, after it when it falls).
+func changeLevel(level zap.AtomicLevel, to zapcore.Level, log *zap.Logger, fields ...zap.Field) {
+	from := level.Level()
+	if from == to {
+		return
+	}
+	logChange := func() {
+		if ce := log.Check(max(zapcore.InfoLevel, min(from, to)), "log level changed"); ce != nil {
+			ce.Write(append([]zap.Field{zap.Stringer("from", from), zap.Stringer("to", to)}, fields...)...)
+		}
+	}
+	if to < from {
+		level.SetLevel(to)
+		logChange()
+		return
+	}
+	logChange()
+	level.SetLevel(to)
+}
+
+// writeLevelJSON writes a one-field JSON object, such as {"level":"info"},
+// the answers of /loglevel.
+func writeLevelJSON(w http.ResponseWriter, code int, key, value string) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(code)
+	b, _ := json.Marshal(map[string]string{key: value})
+	w.Write(append(b, '\n'))
 }
 
 // stdLogAt returns a standard library logger writing to log at level, for

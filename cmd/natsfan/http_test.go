@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -229,5 +230,90 @@ func TestHTTPServer_hasNoPprof(t *testing.T) {
 	_, _, base := startHTTP(t, nil)
 	if code, _ := do(t, "GET", base+"/debug/pprof/", ""); code != 404 {
 		t.Errorf("GET /debug/pprof/ on the main server = %d, want 404", code)
+	}
+}
+
+// TestHTTPServer_loglevelAsTheREADMEShowsIt sends what
+//
+//	curl -X PUT -d '{"level":"debug"}' localhost:8422/loglevel
+//
+// sends: a JSON body with the form Content-Type curl gives -d. Without a
+// Content-Type, with a form body or with the level in the query, PUT works
+// too.
+func TestHTTPServer_loglevelAsTheREADMEShowsIt(t *testing.T) {
+	_, level, base := startHTTP(t, nil)
+	for _, tt := range []struct {
+		contentType, query, body string
+		want                     zapcore.Level
+	}{
+		{"application/x-www-form-urlencoded", "", `{"level":"debug"}`, zapcore.DebugLevel},
+		{"", "", `{"level":"warn"}`, zapcore.WarnLevel},
+		{"application/json", "", `{"level":"error"}`, zapcore.ErrorLevel},
+		{"application/x-www-form-urlencoded", "", "level=info", zapcore.InfoLevel},
+		{"", "", "level=debug\n", zapcore.DebugLevel},
+		{"", "?level=warn", "", zapcore.WarnLevel},
+	} {
+		req, err := http.NewRequest("PUT", base+"/loglevel"+tt.query, strings.NewReader(tt.body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tt.contentType != "" {
+			req.Header.Set("Content-Type", tt.contentType)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if want := `{"level":"` + tt.want.String() + `"}` + "\n"; resp.StatusCode != 200 || string(b) != want {
+			t.Errorf("PUT /loglevel%s %q (Content-Type %q) = %d %q, want 200 %q", tt.query, tt.body, tt.contentType, resp.StatusCode, b, want)
+		}
+		if level.Level() != tt.want {
+			t.Errorf("PUT /loglevel%s %q: level %v, want %v", tt.query, tt.body, level.Level(), tt.want)
+		}
+	}
+	for _, body := range []string{`{"level":"fatal"}`, `{"level":"loud"}`, `{"lvl":"debug"}`, "level=", `{"level":""}`, "?level=debug", "debug", "", `{"level":`} {
+		req := httptest.NewRequest("PUT", "/loglevel", strings.NewReader(body))
+		req.RemoteAddr = "127.0.0.1:5555"
+		rec := httptest.NewRecorder()
+		logLevelHandler(level, zaptest.NewLogger(t)).ServeHTTP(rec, req)
+		if rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), `"error":`) {
+			t.Errorf("PUT /loglevel %q = %d %q, want 400 and an error", body, rec.Code, rec.Body.String())
+		}
+	}
+}
+
+// TestHTTPServer_everyLogLevelChangeIsLogged, whatever the new level: a
+// change to warn or error hides info lines.
+func TestHTTPServer_everyLogLevelChangeIsLogged(t *testing.T) {
+	var buf bytes.Buffer // the handler runs on the test's goroutine
+	log, level, err := buildLogger("info", "json", zapcore.AddSync(&buf))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newHTTPServer("127.0.0.1:0", newRegistry("test"), level, nil, log).Handler()
+	from := "info"
+	for _, to := range []string{"error", "warn", "error", "debug", "error", "info", "warn", "debug", "warn", "info"} {
+		buf.Reset()
+		req := httptest.NewRequest("PUT", "/loglevel", strings.NewReader(`{"level":"`+to+`"}`))
+		req.RemoteAddr = "127.0.0.1:5555"
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != 200 {
+			t.Fatalf("PUT %s = %d %s", to, rec.Code, rec.Body.String())
+		}
+		want := `"msg":"log level changed","from":"` + from + `","to":"` + to + `","remote":"127.0.0.1:5555"}`
+		if out := buf.String(); strings.Count(out, "\n") != 1 || !strings.Contains(out, want) {
+			t.Errorf("change from %s to %s logged as:\n%s\nwant one line with %s", from, to, out, want)
+		}
+		from = to
+	}
+	buf.Reset()
+	req := httptest.NewRequest("PUT", "/loglevel", strings.NewReader(`{"level":"info"}`))
+	req.RemoteAddr = "127.0.0.1:5555"
+	h.ServeHTTP(httptest.NewRecorder(), req)
+	if out := buf.String(); out != "" {
+		t.Errorf("no change, but logged:\n%s", out)
 	}
 }
