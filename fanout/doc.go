@@ -25,6 +25,14 @@
 // what it asked for has left the retention window, Next says so with a
 // *GapError before it carries on.
 //
+// A Position names, for each stream, the stream's run as well as a
+// sequence number, because every Hub numbers from 1 again: a Position
+// saved before a restart does not resume at whatever message has its
+// number now. The subscription starts at the oldest retained message
+// instead, after a *GapError whose Unknown is set, since nobody can tell
+// how many messages were missed between the runs. Positions round-trip
+// through encoding/json, for callers that keep them.
+//
 // # Slow consumers
 //
 // No consumer can slow ingest or another consumer, and none can make the hub

@@ -2,8 +2,10 @@ package fanout_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"sync"
 	"testing"
@@ -129,7 +131,7 @@ func TestSubscription_NarrowPatternFiltersAStream(t *testing.T) {
 			if got := receive(t, sub, 1); got[0] != "orders.eu.paid" {
 				t.Fatalf("then received %v", got)
 			}
-			if pos := sub.Position(); pos["orders.>"] != 6 {
+			if pos := sub.Position(); pos["orders.>"].Seq != 6 {
 				t.Fatalf("Position = %v, want orders.> at 6 (filtered messages count as passed)", pos)
 			}
 		})
@@ -169,7 +171,17 @@ func TestSubscription_PatternSpanningStreamsReceivesBothInOrderPerStream(t *test
 
 func TestSubscription_StartPositions(t *testing.T) {
 	h := newHub(t, []string{"s.*"}, fanout.WithRetention(buffer.Retention{MaxMessages: 3}))
-	publish(h, 0, "s.1", "s.2", "s.3", "s.4", "s.5") // retained: s.3 s.4 s.5
+	early, err := h.Subscribe(testContext(t), "s.*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer early.Close()
+	publish(h, 0, "s.1", "s.2", "s.3")
+	receive(t, early, 1)
+	after1 := early.Position()
+	receive(t, early, 2)
+	after3 := early.Position()
+	publish(h, 0, "s.4", "s.5") // retained: s.3 s.4 s.5
 
 	oldest, err := h.Subscribe(testContext(t), "s.*", fanout.StartAtOldest())
 	if err != nil {
@@ -178,10 +190,13 @@ func TestSubscription_StartPositions(t *testing.T) {
 	defer oldest.Close()
 	newOnly, _ := h.Subscribe(testContext(t), "s.*")
 	defer newOnly.Close()
-	resumed, _ := h.Subscribe(testContext(t), "s.*", fanout.StartAfter(fanout.Position{"s.*": 3}))
+	resumed, _ := h.Subscribe(testContext(t), "s.*", fanout.StartAfter(after3))
 	defer resumed.Close()
-	tooOld, _ := h.Subscribe(testContext(t), "s.*", fanout.StartAfter(fanout.Position{"s.*": 1}))
+	tooOld, _ := h.Subscribe(testContext(t), "s.*", fanout.StartAfter(after1))
 	defer tooOld.Close()
+	if got := newOnly.Position()["s.*"].Seq; got != 5 {
+		t.Errorf("a new subscription's position: %d, want 5, where it started", got)
+	}
 
 	publish(h, 0, "s.6")
 	if got := fmt.Sprint(receive(t, oldest, 4)); got != "[s.3 s.4 s.5 s.6]" {
@@ -195,11 +210,54 @@ func TestSubscription_StartPositions(t *testing.T) {
 	}
 	_, err = tooOld.Next(testContext(t))
 	var gap *fanout.GapError
-	if !errors.As(err, &gap) || gap.Missed != 1 || gap.Stream != "s.*" {
+	if !errors.As(err, &gap) || gap.Missed != 1 || gap.Stream != "s.*" || gap.Unknown {
 		t.Fatalf("after 1: first Next = %v, want a gap of 1 (s.2)", err)
 	}
 	if got := fmt.Sprint(receive(t, tooOld, 4)); got != "[s.3 s.4 s.5 s.6]" {
 		t.Errorf("after 1, past the gap: %v", got)
+	}
+}
+
+// A position saved in one run and given to StartAfter in the next must not
+// resume at whatever message has the same number in the new run: every run
+// numbers from 1. It resumes at the oldest retained message, after a gap of
+// unknown size.
+func TestSubscription_StartAfterAPositionFromAnotherRunReportsAGap(t *testing.T) {
+	before := newHub(t, []string{"s.*", "t.*"})
+	sub, err := before.Subscribe(testContext(t), ">", fanout.StartAtOldest())
+	if err != nil {
+		t.Fatal(err)
+	}
+	publish(before, 0, "s.1", "s.2", "s.3")
+	publish(before, 1, "t.1")
+	receive(t, sub, 4)
+	saved, err := json.Marshal(sub.Position())
+	if err != nil {
+		t.Fatal(err)
+	}
+	before.Close()
+
+	var pos fanout.Position
+	if err := json.Unmarshal(saved, &pos); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(pos, sub.Position()) {
+		t.Fatalf("the position did not survive JSON: %s became %v, want %v", saved, pos, sub.Position())
+	}
+	after := newHub(t, []string{"s.*", "t.*"}) // the next run
+	publish(after, 0, "s.a", "s.b", "s.c", "s.d", "s.e")
+	resumed, err := after.Subscribe(testContext(t), "s.*", fanout.StartAfter(pos))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resumed.Close()
+	_, err = resumed.Next(testContext(t))
+	var gap *fanout.GapError
+	if !errors.As(err, &gap) || !gap.Unknown || gap.Missed != 0 || gap.Stream != "s.*" {
+		t.Fatalf("first Next = %v, want a gap of unknown size on s.*", err)
+	}
+	if got := fmt.Sprint(receive(t, resumed, 5)); got != "[s.a s.b s.c s.d s.e]" {
+		t.Fatalf("after the gap: %v, want the oldest retained on", got)
 	}
 }
 

@@ -3,6 +3,8 @@ package fanout
 import (
 	"sync"
 
+	"github.com/nats-io/nuid"
+
 	"github.com/natsfan/natsfan/buffer"
 )
 
@@ -14,6 +16,7 @@ import (
 // end at shutdown) can share it; readers never take that mutex.
 type Stream struct {
 	pattern string
+	run     string // unique to this Stream: tells its sequence numbers from another run's
 	buf     *buffer.Buffer[*Msg]
 
 	mu    sync.Mutex // serialises writes to buf
@@ -21,7 +24,7 @@ type Stream struct {
 }
 
 func newStream(pattern string, r buffer.Retention) *Stream {
-	return &Stream{pattern: pattern, buf: buffer.New[*Msg](r)}
+	return &Stream{pattern: pattern, run: nuid.Next(), buf: buffer.New[*Msg](r)}
 }
 
 // Pattern returns the configured subject pattern the stream ingests.

@@ -24,56 +24,102 @@ var ErrClosed = errors.New("fanout: subscription closed")
 var ErrGap = errors.New("fanout: messages missed")
 
 // GapError is returned by Next, once, where messages were skipped: the
-// subscription started after a position that had left the retention window,
-// or it fell behind its lag limit under the skip policy. It is not fatal:
-// the next call to Next returns the message after the gap.
+// subscription started after a position that had left the retention window
+// or that belongs to another run of the stream, or it fell behind its lag
+// limit under the skip policy. It is not fatal: the next call to Next
+// returns the message after the gap.
 type GapError struct {
 	Stream string // the stream the messages were missed on
-	Missed uint64 // how many
+
+	// Missed is how many messages were missed, when that is known: always,
+	// except where Unknown says otherwise.
+	Missed uint64
+
+	// Unknown is set when the subscription resumed from a Position saved in
+	// another run of the stream (by another Hub, such as the one before a
+	// restart): its sequence numbers do not count this run's messages, so
+	// how many were missed cannot be told, and Missed is 0. The
+	// subscription starts at the oldest message the stream retains.
+	Unknown bool
 }
 
 func (e *GapError) Error() string {
+	if e.Unknown {
+		return fmt.Sprintf("fanout: messages missed on %q, how many unknown: the position is from another run of the stream", e.Stream)
+	}
 	return fmt.Sprintf("fanout: %d messages missed on %q", e.Missed, e.Stream)
 }
 
 // Is makes errors.Is(err, ErrGap) true for a *GapError.
 func (e *GapError) Is(target error) bool { return target == ErrGap }
 
-// Position is where a subscription stands: for each stream, the sequence
-// number of the last message delivered from it. Pass it to StartAfter to
-// resume.
-type Position map[string]uint64
+// Position is where a subscription stands, per stream it reads (by the
+// stream's pattern). Callers save it, for instance as JSON, which it
+// round-trips through, and pass it to StartAfter to resume, in the same run
+// or a later one.
+type Position map[string]StreamPosition
+
+// StreamPosition is where a subscription stands in one stream.
+type StreamPosition struct {
+	// Run names the run of the stream that Seq counts in. Every Hub
+	// numbers each stream's messages from 1, so a sequence number means
+	// nothing without it: a new Hub, in this process or after a restart,
+	// has new runs.
+	Run string `json:"run"`
+
+	// Seq is the sequence number (Msg.Seq) of the last message the
+	// subscription delivered or passed over in Run.
+	Seq uint64 `json:"seq"`
+}
 
 // SubscribeOption configures a Subscription.
 type SubscribeOption func(*subscribeConfig)
 
 type subscribeConfig struct {
-	start func(stream string) buffer.Start
+	// start says where to start reading st, and returns a gap to report
+	// first, or nil.
+	start func(st *Stream) (buffer.Start, *GapError)
 	lag   *buffer.Lag
 }
 
 // StartAtNew delivers only messages that arrive after Subscribe. It is the
 // default.
 func StartAtNew() SubscribeOption {
-	return func(c *subscribeConfig) { c.start = func(string) buffer.Start { return buffer.StartAtHead() } }
+	return func(c *subscribeConfig) {
+		c.start = func(*Stream) (buffer.Start, *GapError) { return buffer.StartAtHead(), nil }
+	}
 }
 
 // StartAtOldest delivers what the streams retain, then new messages.
 func StartAtOldest() SubscribeOption {
-	return func(c *subscribeConfig) { c.start = func(string) buffer.Start { return buffer.StartAtOldest() } }
+	return func(c *subscribeConfig) {
+		c.start = func(*Stream) (buffer.Start, *GapError) { return buffer.StartAtOldest(), nil }
+	}
 }
 
-// StartAfter resumes after pos: for each stream, with the message after the
-// sequence number pos holds for it, or with the oldest retained message for
-// a stream pos does not name. Where that message has left the retention
-// window, the first Next returns a *GapError saying how many were missed.
+// StartAfter resumes after pos. For each stream:
+//
+//   - if pos has it, from this run of the stream, the subscription starts
+//     with the message after pos's sequence number; where that message has
+//     left the retention window, it starts with the oldest retained one and
+//     the first Next returns a *GapError saying how many were missed;
+//   - if pos has it from another run (a Hub made before), it starts with
+//     the oldest retained message, and the first Next returns a *GapError
+//     whose Unknown is set: what the earlier run delivered after pos, and
+//     what this one dropped before its oldest, are both lost to it;
+//   - if pos does not name the stream, it starts with the oldest retained
+//     message, with no gap.
 func StartAfter(pos Position) SubscribeOption {
 	return func(c *subscribeConfig) {
-		c.start = func(stream string) buffer.Start {
-			if seq, ok := pos[stream]; ok {
-				return buffer.StartAfter(seq)
+		c.start = func(st *Stream) (buffer.Start, *GapError) {
+			p, ok := pos[st.pattern]
+			switch {
+			case !ok:
+				return buffer.StartAtOldest(), nil
+			case p.Run != st.run:
+				return buffer.StartAtOldest(), &GapError{Stream: st.pattern, Unknown: true}
 			}
-			return buffer.StartAtOldest()
+			return buffer.StartAfter(p.Seq), nil
 		}
 	}
 }
@@ -110,7 +156,7 @@ type streamReader struct {
 	stream *Stream
 	reader *buffer.Reader[*Msg]
 	filter bool   // the pattern is narrower than the stream: check each message
-	last   uint64 // sequence of the last message delivered; owned by Next
+	last   uint64 // sequence of the last message delivered or passed over; owned by Next
 }
 
 // Subscribe returns a subscription to every message of the hub's streams
@@ -138,14 +184,19 @@ func (h *Hub) Subscribe(ctx context.Context, pattern string, opts ...SubscribeOp
 		if !subjects.Overlap(pattern, st.pattern) {
 			continue
 		}
-		r, missed := st.buf.NewReader(c.start(st.pattern), lag)
+		start, gap := c.start(st)
+		r, missed := st.buf.NewReader(start, lag)
 		s.readers = append(s.readers, &streamReader{
 			stream: st,
 			reader: r,
 			filter: !subjects.Covers(pattern, st.pattern),
+			last:   r.Seq(), // what it starts after counts as passed over
 		})
-		if missed > 0 {
-			s.gaps = append(s.gaps, &GapError{Stream: st.pattern, Missed: missed})
+		if gap == nil && missed > 0 {
+			gap = &GapError{Stream: st.pattern, Missed: missed}
+		}
+		if gap != nil {
+			s.gaps = append(s.gaps, gap)
 		}
 	}
 	if len(s.readers) == 0 {
@@ -256,12 +307,15 @@ func (s *Subscription) fail(err error) error {
 	return err
 }
 
-// Position returns, for each stream the subscription reads, the sequence
-// number of the last message it delivered or passed over (0 if none yet).
+// Position returns where the subscription stands in each stream it reads:
+// the stream's run, and the sequence number of the last message it
+// delivered or passed over. Before the first, that is where it started:
+// after the newest message for StartAtNew, before the oldest retained for
+// StartAtOldest.
 func (s *Subscription) Position() Position {
 	p := make(Position, len(s.readers))
 	for _, sr := range s.readers {
-		p[sr.stream.pattern] = sr.last
+		p[sr.stream.pattern] = StreamPosition{Run: sr.stream.run, Seq: sr.last}
 	}
 	return p
 }
