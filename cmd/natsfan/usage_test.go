@@ -121,3 +121,58 @@ func TestWrap(t *testing.T) {
 		t.Errorf("wrap = %q, want %q", got, want)
 	}
 }
+
+// TestDocs_sayWhatSlowAndRestartingConsumersGet pins what the help and the
+// README promise consumers: a slow socket consumer is closed without an
+// -ERR, as nats-server closes one, and reconnects by itself; under skip it
+// is told nothing; a socket SUB starts at new messages, so only in-process
+// consumers catch up from the buffer.
+func TestDocs_sayWhatSlowAndRestartingConsumersGet(t *testing.T) {
+	help := func(name string) string {
+		s, ok := settingByName(name)
+		if !ok {
+			t.Fatalf("no setting %s", name)
+		}
+		return s.Help
+	}
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	paragraph := func(start string) string {
+		_, p, ok := strings.Cut(string(readme), start)
+		if !ok {
+			t.Fatalf("README.md has no paragraph starting %q", start)
+		}
+		p, _, _ = strings.Cut(p, "\n\n")
+		return strings.Join(strings.Fields(p), " ")
+	}
+	for _, tt := range []struct {
+		where, text string
+		want, not   []string
+	}{
+		{"NATSFAN_CONSUMER_LAG_POLICY's help", help("CONSUMER_LAG_POLICY"),
+			[]string{"closed without an -ERR", "reconnect by themselves", "is told nothing", `natsfan_messages_dropped_total{reason="consumer_skipped"}`, "only the in-process Go API returns a *fanout.GapError"},
+			[]string{"-ERR 'Slow Consumer'", "told how many"}},
+		{"NATSFAN_SOCKET_WRITE_DEADLINE's help", help("SOCKET_WRITE_DEADLINE"),
+			[]string{"without taking a byte", "without an -ERR"},
+			[]string{"does not read"}},
+		{"README's Slow consumers paragraph", paragraph("**Slow consumers.**"),
+			[]string{"closed without an `-ERR`", "reconnect by themselves", "no `ClosedHandler` is needed", "told nothing"},
+			[]string{"'Slow Consumer'", "give it a `ClosedHandler`"}},
+		{"README's opening paragraph", paragraph("# natsfan\n\n"),
+			[]string{"An in-process consumer (the Go API) that restarts can catch up from the buffer", "receives what arrives after its `SUB`"},
+			[]string{"and a consumer that restarts can catch up"}},
+	} {
+		for _, w := range tt.want {
+			if !strings.Contains(tt.text, w) {
+				t.Errorf("%s does not say %q:\n%s", tt.where, w, tt.text)
+			}
+		}
+		for _, n := range tt.not {
+			if strings.Contains(tt.text, n) {
+				t.Errorf("%s still says %q:\n%s", tt.where, n, tt.text)
+			}
+		}
+	}
+}
