@@ -217,3 +217,33 @@ func TestSocket_PermissionViolationsReachTheClientsErrorCallback(t *testing.T) {
 		t.Fatal("the connection was closed")
 	}
 }
+
+// TestSocket_QueueMemberThatLeavesFreesItsConnection has a member leave
+// while another waits on a quiet subject: its connection, and everything
+// it held, must go at once, and the next message goes to the member left.
+func TestSocket_QueueMemberThatLeavesFreesItsConnection(t *testing.T) {
+	up := startServer(t, -1)
+	sc := startSocketSidecar(t, up.ClientURL(), []string{"jobs.>"}, fanout.ServerConfig{})
+	stay := dialSocket(t, sc.path)
+	got, err := stay.QueueSubscribeSync("jobs.quiet", "workers")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := stay.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	leave := dialSocket(t, sc.path)
+	if _, err := leave.QueueSubscribeSync("jobs.quiet", "workers"); err != nil {
+		t.Fatal(err)
+	}
+	if err := leave.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	leave.Close()
+	waitFor(t, "the leaving member's connection to close", func() bool { return sc.srv.Stats().Connections == 1 })
+
+	publishAll(t, connect(t, up.ClientURL()), msg("jobs.quiet", 1))
+	if m := nextMsg(t, got); string(m.Data) != "jobs.quiet #1" {
+		t.Fatalf("the member left got %q", m.Data)
+	}
+}
