@@ -95,7 +95,10 @@
 // streams, then the connection closes. Close closes the connection at once
 // and drops what is still queued. After either returns, no callback will
 // append to a stream again and no handler of the Ingester runs again. Both
-// are idempotent, and Close may follow Drain. Stop ingest before the hub:
+// are idempotent, and Close may follow Drain. Either may be called while
+// Start is under way, from another goroutine: Start then returns ErrClosed,
+// and Close returns only once Start has closed what it had opened. Stop
+// ingest before the hub:
 // what arrives once the hub has closed is dropped, uncounted, since
 // Stream.Append refuses it.
 package ingest

@@ -4,7 +4,10 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"runtime"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -227,4 +230,65 @@ func streamStats(t testing.TB, in *ingest.Ingester, pattern string) ingest.Strea
 	}
 	t.Fatalf("no stream %q in Stats", pattern)
 	return ingest.StreamStats{}
+}
+
+// gatedDialer dials upstream for nats.go once its gate is closed, and counts
+// the dials under way and the connections it made that are still open.
+type gatedDialer struct {
+	dialing chan struct{} // closed when the first Dial begins
+	gate    chan struct{} // closed by the test to let dials proceed
+	once    sync.Once
+	busyN   atomic.Int64 // dials under way and connections open
+}
+
+func newGatedDialer() *gatedDialer {
+	return &gatedDialer{dialing: make(chan struct{}), gate: make(chan struct{})}
+}
+
+func (d *gatedDialer) Dial(network, address string) (net.Conn, error) {
+	d.busyN.Add(1)
+	d.once.Do(func() { close(d.dialing) })
+	<-d.gate
+	c, err := net.Dial(network, address)
+	if err != nil {
+		d.busyN.Add(-1)
+		return nil, err
+	}
+	return &countedConn{Conn: c, busy: &d.busyN}, nil
+}
+
+// busy returns the number of dials under way and connections open.
+func (d *gatedDialer) busy() int { return int(d.busyN.Load()) }
+
+// countedConn is a connection that counts itself out of busy when closed.
+type countedConn struct {
+	net.Conn
+	busy *atomic.Int64
+	once sync.Once
+}
+
+func (c *countedConn) Close() error {
+	c.once.Do(func() { c.busy.Add(-1) })
+	return c.Conn.Close()
+}
+
+// parkedIn reports whether a goroutine whose stack holds fn (such as
+// "ingest.(*Ingester).Close(") is parked: waiting, not running.
+func parkedIn(fn string) bool {
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			buf = buf[:n]
+			break
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		header, stack, _ := strings.Cut(g, "\n")
+		if strings.Contains(stack, fn) && !strings.Contains(header, "[running") && !strings.Contains(header, "[runnable") {
+			return true
+		}
+	}
+	return false
 }

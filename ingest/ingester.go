@@ -97,10 +97,12 @@ type Ingester struct {
 	log  *zap.Logger
 	subs []*subscription // one per stream, in the order of the streams
 
-	mu      sync.Mutex // guards started, nc and closed
-	started bool       // Start has been called
-	nc      *nats.Conn // set once Start has subscribed every stream
-	closed  bool       // Close or Drain has begun
+	mu        sync.Mutex    // guards started, stopStart, startDone, nc and closed
+	started   bool          // Start has been called
+	stopStart func()        // interrupts a Start under way; set with started
+	startDone chan struct{} // closed as Start returns, once it has undone what it made if it failed
+	nc        *nats.Conn    // set once Start has subscribed every stream
+	closed    bool          // Close or Drain has begun
 
 	closeOnce  sync.Once
 	closing    atomic.Bool   // set by Close before it closes the connection
@@ -155,19 +157,41 @@ func New(cfg Config, streams []*fanout.Stream, log *zap.Logger) *Ingester {
 // Start returns an error only for what cannot fix itself: a malformed URL,
 // contradictory nats.go options, a subject nats.go rejects; or if ctx ends
 // first, or the Ingester was started or closed before. On error, nothing is
-// left running, and the Ingester cannot be started again.
+// left running, and the Ingester cannot be started again. Close or Drain
+// called while Start is under way interrupts it: Start returns ErrClosed.
 func (in *Ingester) Start(ctx context.Context) error {
 	in.mu.Lock()
 	started, closed := in.started, in.closed
 	in.started = true
-	in.mu.Unlock()
-	switch {
-	case closed:
-		return ErrClosed
-	case started:
+	if started || closed {
+		in.mu.Unlock()
+		if closed {
+			return ErrClosed
+		}
 		return errors.New("ingest: Start called twice")
 	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	in.stopStart, in.startDone = cancel, done
+	in.mu.Unlock()
+	defer close(done)
+	defer cancel()
 
+	err := in.start(ctx)
+	if err != nil {
+		in.mu.Lock()
+		closed = in.closed
+		in.mu.Unlock()
+		if closed {
+			return ErrClosed // Close interrupted us: ctx's end was its doing
+		}
+	}
+	return err
+}
+
+// start is Start once it is known to be the first call. Whatever it fails
+// after connecting, it undoes before it returns.
+func (in *Ingester) start(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -368,18 +392,26 @@ func (in *Ingester) waitPendingAppended(ctx context.Context) error {
 
 // Close closes the connection at once; what nats.go still holds for the
 // streams is dropped. When it returns, no callback appends to a stream
-// again and every handler of the Ingester has run for the last time. It is
-// idempotent, and safe after Drain and before Start.
+// again, every handler of the Ingester has run for the last time, and
+// nothing the Ingester started runs any more. It is idempotent, and safe
+// after Drain and before Start. Called while Start is under way, it makes
+// Start return ErrClosed and waits until Start has undone what it did,
+// which takes at most one connection attempt (nats.go's Timeout option).
 func (in *Ingester) Close() {
 	in.mu.Lock()
 	in.closed = true
+	stopStart, startDone := in.stopStart, in.startDone
 	in.mu.Unlock()
 	in.closeOnce.Do(func() {
+		if stopStart != nil {
+			stopStart()
+			<-startDone
+		}
 		in.mu.Lock()
 		nc := in.nc
 		in.mu.Unlock()
 		if nc == nil {
-			return // never started; a Start under way closes what it made
+			return // never started, or Start failed and closed what it made
 		}
 		in.closing.Store(true)
 		for _, s := range in.subs {

@@ -388,6 +388,46 @@ func TestIngester_StartAndCloseAreGuarded(t *testing.T) {
 	}
 }
 
+// Close called while Start is connecting must not return before Start has
+// undone what it made: when Close returns, nothing of the Ingester's may be
+// dialling upstream or hold a connection open. The dialer holds Start's
+// connection attempt until Close has either returned (too early: the test
+// fails) or is waiting.
+func TestIngester_Close_DuringStartWaitsUntilStartHasCleanedUp(t *testing.T) {
+	srv := startServer(t, -1)
+	hub := newHub(t, "orders.>")
+	d := newGatedDialer()
+	in, _ := newUnstarted(t, srv.ClientURL(), hub, ingest.Config{
+		NATSOptions: []nats.Option{nats.SetCustomDialer(d)},
+	})
+	started := make(chan error, 1)
+	go func() { started <- in.Start(context.Background()) }()
+	<-d.dialing
+
+	busyWhenClosed := make(chan int, 1)
+	returned := make(chan struct{})
+	go func() {
+		in.Close()
+		busyWhenClosed <- d.busy()
+		close(returned)
+	}()
+	waitFor(t, 10*time.Second, "Close to return or to wait", func() bool {
+		select {
+		case <-returned:
+			return true
+		default:
+			return parkedIn("ingest.(*Ingester).Close(")
+		}
+	})
+	close(d.gate)
+	if busy := <-busyWhenClosed; busy != 0 {
+		t.Errorf("Close returned while Start still had %d dials under way or connections open", busy)
+	}
+	if err := <-started; !errors.Is(err, ingest.ErrClosed) {
+		t.Errorf("Start interrupted by Close = %v, want ErrClosed", err)
+	}
+}
+
 func TestIngester_Start_FailsOnlyForWhatCannotFixItself(t *testing.T) {
 	hub := newHub(t, "orders.>")
 	for _, tc := range []struct {
