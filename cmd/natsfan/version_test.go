@@ -33,7 +33,7 @@ func TestInfoVersion(t *testing.T) {
 		{"v1.2", "0.0.0-v1-2"},
 		{"my build/2024", "0.0.0-my-build-2024"},
 		{"héllo", "0.0.0-h-llo"},
-		{"0123", "0.0.0-dev"}, // not a valid pre-release name either
+		{"0123", "0.0.0-dev"},                                    // not a valid pre-release name either
 		{"99999999999999999999.1.1", "99999999999999999999.1.1"}, // semver sets no limit
 		{"099999999999999999999.1.1", "0.0.0-099999999999999999999-1-1"},
 	} {
