@@ -265,8 +265,8 @@ var (
 // runNode runs the nats.js scenario script integration/js/<script> with
 // args under the machine's node, and returns its stdout. It skips the test
 // with a clear message only when `node` is not on PATH. The first call
-// installs integration/js/node_modules with `npm ci` when it is missing,
-// and fails the test if that fails. A script that exits non-zero fails the
+// installs integration/js/node_modules with `npm ci` when it is missing or
+// out of date, and fails the test if that fails. A script that exits non-zero fails the
 // test with its stderr.
 func runNode(t *testing.T, script string, args ...string) []byte {
 	t.Helper()
@@ -293,7 +293,7 @@ func startNode(t *testing.T, script string, args ...string) *nodeRun {
 	t.Helper()
 	node, err := exec.LookPath("node")
 	if err != nil {
-		t.Skip("node is not on PATH: the nats.js scenarios need Node.js 20 or later (and npm, to install integration/js/node_modules)")
+		t.Skip("node is not on PATH: the nats.js scenarios need Node.js 18 or later (and npm, to install integration/js/node_modules)")
 	}
 	npmOnce.Do(func() { npmErr = npmInstall() })
 	if npmErr != nil {
@@ -396,12 +396,17 @@ func decodeObservation(t *testing.T, script string, out []byte, v any) {
 	}
 }
 
-// npmInstall runs `npm ci` in integration/js unless node_modules is there.
+// npmInstall runs `npm ci` in integration/js unless node_modules holds what
+// package-lock.json says: npm writes node_modules/.package-lock.json at the
+// end of an install, so an install that failed half-way, or one older than
+// the lock file, is done again.
 func npmInstall() error {
-	if _, err := os.Stat(filepath.Join(jsDir, "node_modules")); err == nil {
-		return nil
-	} else if !errors.Is(err, os.ErrNotExist) {
+	lock, err := os.Stat(filepath.Join(jsDir, "package-lock.json"))
+	if err != nil {
 		return err
+	}
+	if installed, err := os.Stat(filepath.Join(jsDir, "node_modules", ".package-lock.json")); err == nil && !installed.ModTime().Before(lock.ModTime()) {
+		return nil
 	}
 	npm, err := exec.LookPath("npm")
 	if err != nil {
