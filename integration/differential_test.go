@@ -27,9 +27,22 @@ package integration
 //     buffered), a PONG does not say that natsfan's own upstream subscription
 //     is in place; such a scenario publishes a probe until the client
 //     reports one (see publishUntilReceived).
-//   - A nats.js client is a script in integration/js run with runNode; the
-//     script connects with the URL it is given, does the scenario and prints
-//     its observation as one JSON document (see integration/js/scenario.js).
+//   - A nats.js client is a script in integration/js (see
+//     TestDifferential_SubscribeNatsJS and integration/js/subscribe.js):
+//     1. write integration/js/<name>.js, an ES module that imports connect
+//        from "@nats-io/transport-node" and run, need (and step, if the Go
+//        side must act midway) from "./scenario.js", and calls
+//        run(async (a) => { ...; return observation; }), connecting to
+//        need(a, "url") and taking its other parameters as --name value;
+//     2. in Go, with no step: decodeObservation(t, "<name>.js",
+//        runNode(t, "<name>.js", "--url", tg.URL, ...), &obs); with steps:
+//        r := startNode(t, "<name>.js", "--url", tg.URL, ...), then for
+//        each `await step("x")` in the script r.Await(t, "x"), act,
+//        r.Resume(t), and finally r.JSON(t, &obs);
+//     3. a new npm package goes into integration/js/package.json with an
+//        exact version, and `npm install` there updates package-lock.json
+//        (commit both; node_modules is ignored).
+//     nats.js dials TCP only, so it uses tg.URL: natsfan's NATSFAN_LISTEN.
 
 import (
 	"bufio"
