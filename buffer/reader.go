@@ -244,6 +244,15 @@ func (r *Reader[T]) Cut(err error) {
 // Close ends the reader: Next returns ErrClosed. Close is Cut(ErrClosed).
 func (r *Reader[T]) Close() { r.Cut(ErrClosed) }
 
+// Done returns a channel that is closed once the reader has been cut off
+// (by its lag limit, EnforceLag or Cut) or closed. It lets whoever holds
+// the reader notice while it waits for something else than Next.
+func (r *Reader[T]) Done() <-chan struct{} { return r.done }
+
+// Err returns the error Next returns once the reader has been cut off or
+// closed, and nil before.
+func (r *Reader[T]) Err() error { return r.pos.Load().err }
+
 func (r *Reader[T]) cut(cur *item[T], err error) bool {
 	if !r.pos.CompareAndSwap(cur, &item[T]{err: err, seq: cur.seq}) {
 		return false

@@ -43,9 +43,9 @@ type conn struct {
 	pingsOut atomic.Int32  // PINGs sent and not answered
 	kick     chan struct{} // wakes the writer; capacity 1
 
-	mu      sync.Mutex // guards everything below
-	space   *sync.Cond // signalled when the writer has taken out, and on close
-	out     outbound   // frames queued for the client
+	mu      sync.Mutex    // guards everything below
+	room    chan struct{} // made by one who waits for room in out; closed when the writer takes out, or on close
+	out     outbound      // frames queued for the client
 	closed  bool
 	subs    map[string]*connSub // by sid
 	feeds   map[*Stream]*feed   // one per stream the plain subscriptions read
@@ -69,7 +69,6 @@ func newConn(s *Server, nc net.Conn, id uint64) *conn {
 		subs:   make(map[string]*connSub),
 		feeds:  make(map[*Stream]*feed),
 	}
-	c.space = sync.NewCond(&c.mu)
 	return c
 }
 
@@ -214,7 +213,10 @@ func (c *conn) queueErr(text string) error {
 func (c *conn) queue(frame func([]byte) []byte) error {
 	c.mu.Lock()
 	for c.out.full() && !c.closed {
-		c.space.Wait()
+		room := c.roomLocked()
+		c.mu.Unlock()
+		<-room
+		c.mu.Lock()
 	}
 	if c.closed {
 		c.mu.Unlock()
@@ -224,6 +226,23 @@ func (c *conn) queue(frame func([]byte) []byte) error {
 	c.mu.Unlock()
 	c.wake()
 	return nil
+}
+
+// roomLocked returns a channel that is closed once the writer has taken
+// what is queued in out, or the connection has closed. c.mu must be held.
+func (c *conn) roomLocked() <-chan struct{} {
+	if c.room == nil {
+		c.room = make(chan struct{})
+	}
+	return c.room
+}
+
+// madeRoomLocked wakes whoever waits for room. c.mu must be held.
+func (c *conn) madeRoomLocked() {
+	if c.room != nil {
+		close(c.room)
+		c.room = nil
+	}
 }
 
 func (c *conn) wake() {
@@ -264,7 +283,7 @@ func (c *conn) write() {
 		c.out.take(&f)
 		waiters := c.waiters
 		c.waiters = nil
-		c.space.Broadcast()
+		c.madeRoomLocked()
 		c.mu.Unlock()
 		for _, g := range waiters {
 			g.wake()
@@ -325,7 +344,7 @@ func (c *conn) closeWith(reason, errText string) {
 		c.out.appendFrame(func(out []byte) []byte { return protocol.AppendErr(out, errText) })
 	}
 	c.closed = true
-	c.space.Broadcast()
+	c.madeRoomLocked()
 	waiters := c.waiters
 	c.waiters = nil
 	c.mu.Unlock()

@@ -113,7 +113,6 @@ func (c *conn) removeSubLocked(cs *connSub) {
 			f.sub.Close() // its goroutine returns
 		}
 	}
-	c.space.Broadcast() // a feed waiting for room sees whether it still has readers
 }
 
 // endSubs ends every subscription of a closed connection.

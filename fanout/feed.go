@@ -144,7 +144,20 @@ func (c *conn) deliver(f *feed, m *Msg) bool {
 	headers := c.headers.Load()
 	c.mu.Lock()
 	for c.out.full() && !c.closed && !f.empty() {
-		c.space.Wait()
+		room := c.roomLocked()
+		c.mu.Unlock()
+		select {
+		case <-room:
+		case <-f.sub.stopped(): // closed, or cut off by the hub's sweeper
+			c.mu.Lock()
+			removed := f.empty()
+			c.mu.Unlock()
+			if !removed {
+				c.feedEnded(f, f.sub.stopErr())
+			}
+			return false
+		}
+		c.mu.Lock()
 	}
 	if c.closed || f.empty() {
 		c.mu.Unlock()

@@ -108,6 +108,11 @@ func (g *queueGroup) dispatch(m *Msg) bool {
 		case <-g.kick:
 		case <-g.done:
 			return false
+		case <-g.sub.stopped(): // cut off by the hub's sweeper: no member kept up
+			if errors.Is(g.sub.stopErr(), ErrSlowConsumer) {
+				g.cutOff()
+			}
+			return false
 		}
 	}
 }

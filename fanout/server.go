@@ -420,9 +420,3 @@ func (s *Server) Config() ServerConfig { return s.cfg }
 
 // connName is how logs name a connection.
 func connName(id uint64) string { return "cid:" + strconv.FormatUint(id, 10) }
-
-// subscribeServer subscribes to pattern for the Server's feeds and queue
-// groups, which close the subscription themselves.
-func (h *Hub) subscribeServer(pattern string) (*Subscription, error) {
-	return h.Subscribe(context.Background(), pattern)
-}

@@ -1,0 +1,42 @@
+package fanout
+
+import (
+	"context"
+	"errors"
+
+	"github.com/natsfan/natsfan/buffer"
+)
+
+// subscribeServer subscribes to pattern for the Server's feeds and queue
+// groups, which close the subscription themselves.
+func (h *Hub) subscribeServer(pattern string) (*Subscription, error) {
+	return h.Subscribe(context.Background(), pattern)
+}
+
+// stopped returns a channel that is closed once the hub has cut the
+// subscription off (its lag limit), or it was closed, so that a feed or a
+// queue group waiting for room in a connection notices at once rather than
+// at its next Next. It is nil, and never closed, for a subscription that
+// reads several streams.
+func (s *Subscription) stopped() <-chan struct{} {
+	if len(s.readers) != 1 {
+		return nil
+	}
+	return s.readers[0].reader.Done()
+}
+
+// stopErr returns why a stopped subscription stopped, as Next would say it:
+// ErrSlowConsumer when the hub cut it off for lag.
+func (s *Subscription) stopErr() error {
+	for _, sr := range s.readers {
+		switch err := sr.reader.Err(); {
+		case errors.Is(err, buffer.ErrLagged):
+			return ErrSlowConsumer
+		case errors.Is(err, buffer.ErrClosed):
+			return ErrClosed
+		case err != nil:
+			return err
+		}
+	}
+	return nil
+}
