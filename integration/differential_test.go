@@ -58,6 +58,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -74,6 +75,7 @@ type diffTarget struct {
 	Upstream *server.Server // the real nats-server (for natsfan: its upstream)
 	Pub      *nats.Conn     // a nats.go connection straight to Upstream, for publishing
 	Natsfan  *process       // the natsfan binary's process; nil for nats-server
+	HTTP     string         // natsfan's HTTP server (probes, metrics): http://host:port; "" for nats-server
 }
 
 // Connect connects a nats.go client under test to the target (natsfan's
@@ -168,7 +170,8 @@ func natsfanTarget(t *testing.T, opts diffOptions) *diffTarget {
 		t.Fatalf("natsfan's start line has no listen address or probe URL: %v", started)
 	}
 	waitFor(t, "natsfan's /readyz to answer 200", func() bool { code, _ := probe(readyz); return code == http.StatusOK })
-	return &diffTarget{Name: "natsfan", URL: "nats://" + listen, Socket: sock, Upstream: up, Pub: connect(t, up.ClientURL()), Natsfan: p}
+	return &diffTarget{Name: "natsfan", URL: "nats://" + listen, Socket: sock, Upstream: up, Pub: connect(t, up.ClientURL()), Natsfan: p,
+		HTTP: strings.TrimSuffix(readyz, "/readyz")}
 }
 
 // startServerWith starts a nats-server on a free loopback port, with tweak
