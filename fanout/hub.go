@@ -169,7 +169,8 @@ func (h *Hub) Close() {
 
 // Drain ends every stream, then waits until every subscription has read
 // what the streams held and ended, or until ctx ends; then it closes the
-// rest. It returns ctx's error if it had to cut subscriptions short.
+// rest, and returns a *DrainError that says how many it cut short and how
+// many messages they had not read.
 func (h *Hub) Drain(ctx context.Context) error {
 	h.end()
 	for {
@@ -182,11 +183,33 @@ func (h *Hub) Drain(ctx context.Context) error {
 		select {
 		case <-h.idle:
 		case <-ctx.Done():
+			cut := &DrainError{Err: ctx.Err()}
+			h.mu.Lock()
+			for s := range h.subs {
+				m, _ := s.Lag()
+				cut.Subscriptions++
+				cut.Messages += m
+			}
+			h.mu.Unlock()
 			h.Close()
-			return ctx.Err()
+			return cut
 		}
 	}
 }
+
+// DrainError is what Drain returns when its context ended before every
+// subscription had read what the hub held.
+type DrainError struct {
+	Subscriptions int    // subscriptions closed before they had read everything (the socket Server's feeds and queue groups among them)
+	Messages      uint64 // messages they had not read, counting each subscription's
+	Err           error  // the context's error
+}
+
+func (e *DrainError) Error() string {
+	return fmt.Sprintf("fanout: %d subscriptions closed with %d messages unread: %v", e.Subscriptions, e.Messages, e.Err)
+}
+
+func (e *DrainError) Unwrap() error { return e.Err }
 
 // end stops the sweeper and ends every stream with ErrHubClosed; ingest's
 // further appends are dropped. It is idempotent.
@@ -222,7 +245,9 @@ func (h *Hub) register(s *Subscription) error {
 func (h *Hub) unregister(s *Subscription) {
 	h.mu.Lock()
 	delete(h.subs, s)
-	h.delivered += s.delivered.Load()
+	if !s.server {
+		h.delivered += s.delivered.Load()
+	}
 	h.mu.Unlock()
 	select {
 	case h.idle <- struct{}{}:

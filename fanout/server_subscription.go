@@ -8,9 +8,11 @@ import (
 )
 
 // subscribeServer subscribes to pattern for the Server's feeds and queue
-// groups, which close the subscription themselves.
+// groups, which close the subscription themselves. The hub's Stats leave
+// such subscriptions out of its consumers and deliveries: the Server counts
+// SUBs, and messages written to sockets.
 func (h *Hub) subscribeServer(pattern string) (*Subscription, error) {
-	return h.Subscribe(context.Background(), pattern)
+	return h.Subscribe(context.Background(), pattern, func(c *subscribeConfig) { c.server = true })
 }
 
 // stopped returns a channel that is closed once the hub has cut the

@@ -3,8 +3,8 @@ package fanout
 // Stats is a snapshot of a hub, for metrics and logs.
 type Stats struct {
 	Streams       []StreamStats
-	Subscriptions int    // open subscriptions
-	Delivered     uint64 // messages returned by Next, over every subscription ever made
+	Subscriptions int    // open in-process subscriptions (the socket Server counts its own: ServerStats)
+	Delivered     uint64 // messages returned by Next to in-process subscriptions, ever
 }
 
 // StreamStats describes one stream.
@@ -14,7 +14,7 @@ type StreamStats struct {
 	ReceivedBytes uint64
 	Retained      uint64 // messages in the retention window
 	RetainedBytes uint64
-	Subscriptions int    // open subscriptions reading this stream
+	Subscriptions int    // readers of this stream: in-process subscriptions, and one per socket connection and queue group
 	MaxLag        uint64 // the furthest any subscription is behind, in messages
 	MaxLagBytes   uint64 // and in bytes
 	SlowConsumers uint64 // subscriptions cut off for lag
@@ -46,10 +46,12 @@ func (h *Hub) Stats() Stats {
 
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	st.Subscriptions = len(h.subs)
 	st.Delivered = h.delivered
 	for sub := range h.subs {
-		st.Delivered += sub.delivered.Load()
+		if !sub.server {
+			st.Subscriptions++
+			st.Delivered += sub.delivered.Load()
+		}
 		for _, sr := range sub.readers {
 			ss := &st.Streams[index[sr.stream]]
 			msgs, bytes := sr.reader.Lag()

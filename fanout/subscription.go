@@ -80,6 +80,10 @@ type subscribeConfig struct {
 	// first, or nil.
 	start func(st *Stream) (buffer.Start, *GapError)
 	lag   *buffer.Lag
+	// server marks the subscriptions the socket Server reads through (one
+	// per connection and stream, one per queue group), which the Server
+	// counts as consumers and deliveries itself (server_subscription.go).
+	server bool
 }
 
 // StartAtNew delivers only messages that arrive after Subscribe. It is the
@@ -136,6 +140,7 @@ type Subscription struct {
 	hub     *Hub
 	pattern string
 	literal bool // pattern has no wildcards: a message matches when its subject equals it
+	server  bool // read by the socket Server, which counts consumers and deliveries itself
 	readers []*streamReader
 
 	// Owned by the goroutine calling Next.
@@ -179,7 +184,7 @@ func (h *Hub) Subscribe(ctx context.Context, pattern string, opts ...SubscribeOp
 		lag = *c.lag
 	}
 
-	s := &Subscription{hub: h, pattern: pattern, literal: subjects.IsLiteral(pattern)}
+	s := &Subscription{hub: h, pattern: pattern, literal: subjects.IsLiteral(pattern), server: c.server}
 	for _, st := range h.streams {
 		if !subjects.Overlap(pattern, st.pattern) {
 			continue
