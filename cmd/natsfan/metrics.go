@@ -25,11 +25,11 @@ func metricDesc(name, help string, labels ...string) *prometheus.Desc {
 var (
 	descReceived      = metricDesc("messages_received_total", "Messages received from upstream and buffered, per configured subject.", "stream")
 	descReceivedBytes = metricDesc("received_bytes_total", "Bytes of messages (subject, reply, headers, payload) received from upstream, per configured subject.", "stream")
-	descDelivered     = metricDesc("messages_delivered_total", "Messages delivered to consumers, counting each consumer's copy.")
+	descDelivered     = metricDesc("messages_delivered_total", "Messages delivered to consumers, counting each consumer's copy: written to the socket, or returned to an in-process subscription.")
 	descDropped       = metricDesc("messages_dropped_total", "Messages lost, per configured subject and reason: upstream_pending_limit (nats.go's pending limit was hit), consumer_skipped (skipped by a consumer past its lag limit, per consumer).", "stream", "reason")
 	descSlowConsumers = metricDesc("slow_consumers_total", "Consumers cut off for falling further behind than their lag limit.", "stream")
-	descConsumers     = metricDesc("consumers", "Consumers connected.")
-	descStreamSubs    = metricDesc("stream_consumers", "Consumers reading each configured subject.", "stream")
+	descConsumers     = metricDesc("consumers", "Consumers: subscriptions of socket connections, and in-process subscriptions.")
+	descStreamSubs    = metricDesc("stream_consumers", "Readers of each configured subject: one per socket connection and queue group reading it, and one per in-process subscription.", "stream")
 	descLagMessages   = metricDesc("consumer_lag_max_messages", "How far the furthest-behind consumer of a configured subject is behind its newest message.", "stream")
 	descLagBytes      = metricDesc("consumer_lag_max_bytes", "How far, in bytes, the furthest-behind consumer of a configured subject is behind its newest message.", "stream")
 	descBufMessages   = metricDesc("buffer_messages", "Messages in the retention window of a configured subject.", "stream")
@@ -64,8 +64,9 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	}
 
 	hs := c.hub.Stats()
-	counter(descDelivered, hs.Delivered)
-	gauge(descConsumers, float64(hs.Subscriptions))
+	ss := c.sock.Stats()
+	counter(descDelivered, hs.Delivered+ss.Delivered)
+	gauge(descConsumers, float64(hs.Subscriptions+ss.Subscriptions))
 	for _, s := range hs.Streams {
 		counter(descReceived, s.Received, s.Pattern)
 		counter(descReceivedBytes, s.ReceivedBytes, s.Pattern)
@@ -91,7 +92,6 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		gauge(descPending, float64(s.PendingMessages), s.Pattern)
 	}
 
-	ss := c.sock.Stats()
 	gauge(descConns, float64(ss.Connections))
 	counter(descAccepted, ss.Accepted)
 	for reason, n := range ss.Closed {
@@ -99,16 +99,17 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	lim := c.sock.Config()
 	for name, v := range map[string]float64{
-		"max_connections":   float64(lim.MaxConnections),
-		"max_subscriptions": float64(lim.MaxSubscriptions),
-		"max_control_line":  float64(lim.MaxControlLine),
-		"max_payload":       float64(lim.MaxPayload),
-		"connect_timeout":   lim.ConnectTimeout.Seconds(),
-		"ping_interval":     lim.PingInterval.Seconds(),
-		"max_pings_out":     float64(lim.MaxPingsOut),
-		"write_deadline":    lim.WriteDeadline.Seconds(),
-		"max_lag_messages":  float64(c.lag.MaxMessages),
-		"max_lag_bytes":     float64(c.lag.MaxBytes),
+		"max_connections":         float64(lim.MaxConnections),
+		"max_subscriptions":       float64(lim.MaxSubscriptions),
+		"max_subscriptions_total": float64(lim.MaxSubsTotal),
+		"max_control_line":        float64(lim.MaxControlLine),
+		"max_payload":             float64(lim.MaxPayload),
+		"connect_timeout":         lim.ConnectTimeout.Seconds(),
+		"ping_interval":           lim.PingInterval.Seconds(),
+		"max_pings_out":           float64(lim.MaxPingsOut),
+		"write_deadline":          lim.WriteDeadline.Seconds(),
+		"max_lag_messages":        float64(c.lag.MaxMessages),
+		"max_lag_bytes":           float64(c.lag.MaxBytes),
 	} {
 		gauge(descSocketLimit, v, name)
 	}

@@ -20,12 +20,15 @@ import (
 // first SIGTERM or SIGINT) or something fails that natsfan cannot recover
 // from, then shuts down in this order:
 //
-//  1. /readyz answers 503 at once, so Kubernetes stops counting on the pod;
+//  1. /readyz answers 503 at once, so Kubernetes stops counting on the pod,
+//     and the socket enters lame duck mode, as nats-server does: it takes no
+//     new connection and sends every client INFO with "ldm":true;
 //  2. the upstream subscriptions are drained: what nats.go has received is
 //     buffered, then the connection closes;
 //  3. consumers read what is buffered, until NATSFAN_SHUTDOWN_TIMEOUT runs
 //     out for the whole shutdown; then their connections close, once what
-//     is queued for them is written, and the socket file is removed;
+//     is queued for them is written, and the socket file is removed; what
+//     the timeout cut short is logged, with counts;
 //  4. the HTTP servers and, in embedded mode, the NATS server stop.
 func runSidecar(ctx context.Context, cfg *Config, log *zap.Logger, level zap.AtomicLevel) error {
 	urls := cfg.NATSURL
@@ -76,6 +79,7 @@ func runSidecar(ctx context.Context, cfg *Config, log *zap.Logger, level zap.Ato
 		Version:          infoVersion(version),
 		MaxConnections:   cfg.SocketMaxConnections,
 		MaxSubscriptions: cfg.SocketMaxSubscriptions,
+		MaxSubsTotal:     cfg.SocketMaxSubsTotal,
 		MaxControlLine:   cfg.SocketMaxControlLine,
 		MaxPayload:       int(cfg.SocketMaxPayload),
 		ConnectTimeout:   cfg.SocketConnectTimeout,
@@ -130,17 +134,25 @@ func runSidecar(ctx context.Context, cfg *Config, log *zap.Logger, level zap.Ato
 		failure = fmt.Errorf("consumer listener failed: %w", err)
 	}
 	web.SetNotReady("shutting down")
+	sock.LameDuck()
 
 	shutdown, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
 	if err := in.Drain(shutdown); err != nil {
 		log.Warn("upstream drain did not finish", zap.Error(err))
 	}
-	if err := hub.Drain(shutdown); err != nil {
-		log.Warn("consumers did not read everything before the shutdown timeout", zap.Error(err),
-			zap.Int("consumers", hub.Stats().Subscriptions))
+	var unread *fanout.DrainError
+	if err := hub.Drain(shutdown); errors.As(err, &unread) {
+		log.Warn("consumers had not read everything at the shutdown timeout",
+			zap.Int("subscriptions", unread.Subscriptions), zap.Uint64("unread_messages", unread.Messages))
+	} else if err != nil {
+		log.Warn("consumers had not read everything at the shutdown timeout", zap.Error(err))
 	}
-	if err := sock.Shutdown(shutdown); err != nil {
+	var unwritten *fanout.ShutdownError
+	if err := sock.Shutdown(shutdown); errors.As(err, &unwritten) {
+		log.Warn("consumer connections closed before everything was written",
+			zap.Int("connections", unwritten.Connections), zap.Uint64("unwritten_messages", unwritten.Messages))
+	} else if err != nil {
 		log.Warn("consumer connections closed before everything was written", zap.Error(err))
 	}
 	for _, s := range servers {

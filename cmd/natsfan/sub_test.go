@@ -217,27 +217,27 @@ func waitSub(t *testing.T, done <-chan subResult) subResult {
 	}
 }
 
-// waitForSubscriptions polls until hub has n subscriptions, or runSub ends.
-func waitForSubscriptions(t *testing.T, hub *fanout.Hub, n int, done <-chan subResult) {
+// waitForSubscriptions polls until srv has n subscriptions, or runSub ends.
+func waitForSubscriptions(t *testing.T, srv *fanout.Server, n int, done <-chan subResult) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
-	for hub.Stats().Subscriptions != n {
+	for srv.Stats().Subscriptions != n {
 		select {
 		case r := <-done:
 			t.Fatalf("natsfan sub ended before subscribing: status %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the hub has %d subscriptions, not %d", hub.Stats().Subscriptions, n)
+			t.Fatalf("the socket has %d subscriptions, not %d", srv.Stats().Subscriptions, n)
 		}
 		time.Sleep(time.Millisecond) // polling interval, not synchronisation
 	}
 }
 
 func TestRunSub_printsWhatNatsfanDelivers(t *testing.T) {
-	hub, _, path := servedHub(t)
+	hub, srv, path := servedHub(t)
 	done := startSub(context.Background(), "--socket", path, "--count", "2", "demo.>")
-	waitForSubscriptions(t, hub, 1, done)
+	waitForSubscriptions(t, srv, 1, done)
 
 	now := time.Now()
 	hub.Streams()[0].Append(fanout.NewMsg("demo.x", "", nats.Header{"K": {"v"}}, []byte("hello"), now))
@@ -278,10 +278,10 @@ func TestRunSub_aSubjectNatsfanDoesNotIngestExits1(t *testing.T) {
 }
 
 func TestRunSub_interruptExits0(t *testing.T) {
-	hub, _, path := servedHub(t)
+	_, srv, path := servedHub(t)
 	ctx, interrupt := context.WithCancel(context.Background())
 	done := startSub(ctx, "--socket", path, "demo.>")
-	waitForSubscriptions(t, hub, 1, done)
+	waitForSubscriptions(t, srv, 1, done)
 	interrupt()
 	if r := waitSub(t, done); r.code != exitOK {
 		t.Errorf("exit status %d, want 0\nstderr: %s", r.code, r.stderr)
@@ -289,9 +289,9 @@ func TestRunSub_interruptExits0(t *testing.T) {
 }
 
 func TestRunSub_natsfanGoingAwayExits1(t *testing.T) {
-	hub, srv, path := servedHub(t)
+	_, srv, path := servedHub(t)
 	done := startSub(context.Background(), "--socket", path, "demo.>")
-	waitForSubscriptions(t, hub, 1, done)
+	waitForSubscriptions(t, srv, 1, done)
 	srv.Close()
 	r := waitSub(t, done)
 	if r.code != exitFailure || !strings.Contains(r.stderr, "natsfan closed the connection") {
