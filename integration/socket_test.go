@@ -3,12 +3,14 @@ package integration
 import (
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"golang.org/x/sys/unix"
 
 	"github.com/natsfan/natsfan/fanout"
 )
@@ -246,4 +248,66 @@ func TestSocket_QueueMemberThatLeavesFreesItsConnection(t *testing.T) {
 	if m := nextMsg(t, got); string(m.Data) != "jobs.quiet #1" {
 		t.Fatalf("the member left got %q", m.Data)
 	}
+}
+
+// TestSocket_DeliveredCountsWhatReachedTheSocket has a consumer stop
+// reading: natsfan_messages_delivered_total must count no message still
+// queued in natsfan, only what the socket took, and every message once the
+// consumer has read them all.
+func TestSocket_DeliveredCountsWhatReachedTheSocket(t *testing.T) {
+	up := startServer(t, -1)
+	sc := startSocketSidecar(t, up.ClientURL(), []string{"load.>"}, fanout.ServerConfig{WriteDeadline: time.Minute})
+	rc := dialRaw(t, sc.path)
+	rc.send(t, "CONNECT {\"verbose\":false}\r\nSUB load.x 1\r\n")
+	rc.pingPong(t)
+
+	const n, size = 5000, 1024 // 5 MB: more than the socket holds
+	frame := len("MSG load.x 1 1024\r\n") + size + len("\r\n")
+	publishAll(t, connect(t, up.ClientURL()), func() []*nats.Msg {
+		msgs := make([]*nats.Msg, n)
+		for i := range msgs {
+			msgs[i] = &nats.Msg{Subject: "load.x", Data: make([]byte, size)}
+		}
+		return msgs
+	}()...)
+
+	// Wait until natsfan can write no more: what the socket holds for the
+	// client stops growing.
+	inq := func() int {
+		raw, err := rc.Conn.(*net.UnixConn).SyscallConn()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var n int
+		var ioctlErr error
+		if err := raw.Control(func(fd uintptr) { n, ioctlErr = unix.IoctlGetInt(int(fd), unix.SIOCINQ) }); err != nil {
+			t.Fatal(err)
+		}
+		if ioctlErr != nil {
+			t.Fatal(ioctlErr)
+		}
+		return n
+	}
+	last := -1
+	waitFor(t, "the socket to fill", func() bool {
+		now := inq()
+		full := now == last && now > 0
+		last = now
+		return full
+	})
+	delivered := sc.srv.Stats().Delivered
+	if held := inq() / frame; int(delivered) > held {
+		t.Errorf("%d messages counted as delivered while the socket holds %d: the rest are still queued in natsfan", delivered, held)
+	}
+
+	got := 0
+	for got < n {
+		if l := rc.line(t); strings.HasPrefix(l, "MSG ") {
+			got++
+			if _, err := rc.r.Discard(size + 2); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	waitFor(t, "every message to count as delivered", func() bool { return sc.srv.Stats().Delivered == n })
 }
