@@ -259,3 +259,45 @@ func heapAfterGC() uint64 {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+// TestSocket_AConsumerThatReadsIsNotStuck has a consumer read steadily but
+// slower than one write of natsfan's can go: the write deadline is for a
+// consumer that takes nothing at all, so this one must receive everything
+// without being cut off.
+func TestSocket_AConsumerThatReadsIsNotStuck(t *testing.T) {
+	const n, size = 1000, 1024
+	up := startServer(t, -1)
+	sc := startSocketSidecar(t, up.ClientURL(), []string{"load.>"},
+		fanout.ServerConfig{WriteDeadline: 200 * time.Millisecond})
+	rc := dialRaw(t, sc.path)
+	rc.send(t, "CONNECT {\"verbose\":false}\r\nSUB load.x 1\r\n")
+	rc.pingPong(t)
+	payload := make([]byte, size)
+	pub := connect(t, up.ClientURL())
+	for range n {
+		if err := pub.Publish("load.x", payload); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := pub.Flush(); err != nil {
+		t.Fatal(err)
+	}
+
+	// 16 KiB every 20 ms, about 800 KB/s: a 512 KiB write takes 0.6 s.
+	pace := time.NewTicker(20 * time.Millisecond) // the reader's pace, not synchronisation
+	defer pace.Stop()
+	want := n * (len("MSG load.x 1 1024\r\n") + size + 2)
+	buf := make([]byte, 16<<10)
+	for got := 0; got < want; {
+		<-pace.C
+		_ = rc.SetReadDeadline(time.Now().Add(10 * time.Second))
+		k, err := rc.r.Read(buf)
+		if err != nil {
+			t.Fatalf("after %d of %d bytes: %v (closed as: %v)", got, want, err, sc.srv.Stats().Closed)
+		}
+		got += k
+	}
+	if cut := sc.srv.Stats().Closed[fanout.CloseSlowConsumer]; cut != 0 {
+		t.Fatalf("%d connections closed as slow consumers", cut)
+	}
+}
