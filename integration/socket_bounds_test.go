@@ -68,6 +68,27 @@ func TestSocket_IdleSubscriptionsCostLessThan1KiBEach(t *testing.T) {
 	}
 }
 
+// TestSocket_IdleConnectionsCostLessThan32KiBEach opens 1,000 consumer
+// connections with a subscription each and measures what they add to the
+// heap and the goroutine stacks: the per-connection term of the README's
+// memory formula.
+func TestSocket_IdleConnectionsCostLessThan32KiBEach(t *testing.T) {
+	const n = 1000
+	up := startServer(t, -1)
+	sc := startSocketSidecar(t, up.ClientURL(), []string{"idle.>"}, fanout.ServerConfig{})
+	before := heapAndStacksAfterGC()
+	for i := range n {
+		rc := dialRaw(t, sc.path)
+		rc.send(t, fmt.Sprintf("CONNECT {\"verbose\":false}\r\nSUB idle.%d 1\r\n", i))
+		rc.pingPong(t)
+	}
+	perConn := (int64(heapAndStacksAfterGC()) - int64(before)) / n
+	t.Logf("%d idle connections with a subscription each: %d B of heap and stacks each", n, perConn)
+	if perConn > 32<<10 {
+		t.Errorf("an idle connection costs %d B of heap and stacks, want at most 32 KiB", perConn)
+	}
+}
+
 // TestSocket_TotalSubscriptionLimit refuses a SUB beyond the limit on all
 // connections together, as nats-server refuses one beyond an account's
 // limit, and takes SUBs again once others have gone.
