@@ -26,8 +26,9 @@ type feed struct {
 	sub *Subscription // the whole stream, read by the feed's goroutine
 
 	// Guarded by conn.mu.
+	all   []feedEntry            // SUBs whose subject covers the whole stream: every message matches
 	exact map[string][]feedEntry // SUBs on a literal subject, by subject
-	wild  []feedEntry            // SUBs with wildcards
+	wild  []feedEntry            // other SUBs with wildcards
 }
 
 type feedEntry struct {
@@ -35,10 +36,14 @@ type feedEntry struct {
 	from uint64 // the stream's last sequence number when the SUB arrived
 }
 
-// add indexes cs, which receives messages numbered after from.
-func (f *feed) add(cs *connSub, from uint64) {
+// add indexes cs, which receives messages of stream numbered after from.
+func (f *feed) add(cs *connSub, stream string, from uint64) {
 	e := feedEntry{cs: cs, from: from}
-	if !subjects.IsLiteral(cs.subject) {
+	switch {
+	case subjects.Covers(cs.subject, stream):
+		f.all = append(f.all, e)
+		return
+	case !subjects.IsLiteral(cs.subject):
 		f.wild = append(f.wild, e)
 		return
 	}
@@ -51,6 +56,10 @@ func (f *feed) add(cs *connSub, from uint64) {
 // remove drops cs from the index and reports whether it was there.
 func (f *feed) remove(cs *connSub) bool {
 	is := func(e feedEntry) bool { return e.cs == cs }
+	if n := len(f.all); slices.ContainsFunc(f.all, is) {
+		f.all = slices.DeleteFunc(f.all, is)
+		return len(f.all) < n
+	}
 	if !subjects.IsLiteral(cs.subject) {
 		n := len(f.wild)
 		f.wild = slices.DeleteFunc(f.wild, is)
@@ -70,27 +79,38 @@ func (f *feed) remove(cs *connSub) bool {
 }
 
 // empty reports whether no SUB reads the feed any more.
-func (f *feed) empty() bool { return len(f.exact) == 0 && len(f.wild) == 0 }
+func (f *feed) empty() bool { return len(f.all) == 0 && len(f.exact) == 0 && len(f.wild) == 0 }
 
 // route queues m for every SUB of the feed it matches and appends to last
 // the ones that reached their UNSUB maximum with it, for the caller to
 // remove (removing them here would change the index being walked).
 func (f *feed) route(out *outbound, m *Msg, headers bool, last []*connSub) []*connSub {
+	for _, e := range f.all {
+		last = e.queue(out, m, headers, last)
+	}
+	if len(f.exact) == 0 && len(f.wild) == 0 {
+		return last
+	}
 	for _, e := range f.exact[m.Subject] {
-		if m.Seq > e.from {
-			out.appendMsg(e.cs.sid, m, headers)
-			if e.cs.count() {
-				last = append(last, e.cs)
-			}
-		}
+		last = e.queue(out, m, headers, last)
 	}
 	for _, e := range f.wild {
-		if m.Seq > e.from && subjects.Match(e.cs.subject, m.Subject) {
-			out.appendMsg(e.cs.sid, m, headers)
-			if e.cs.count() {
-				last = append(last, e.cs)
-			}
+		if subjects.Match(e.cs.subject, m.Subject) {
+			last = e.queue(out, m, headers, last)
 		}
+	}
+	return last
+}
+
+// queue queues m for e's SUB unless m came before the SUB, and appends the
+// SUB to last if m was the last its UNSUB maximum allows.
+func (e feedEntry) queue(out *outbound, m *Msg, headers bool, last []*connSub) []*connSub {
+	if m.Seq <= e.from {
+		return last
+	}
+	out.appendMsg(e.cs.sid, m, headers)
+	if e.cs.count() {
+		last = append(last, e.cs)
 	}
 	return last
 }
@@ -110,7 +130,7 @@ func (c *conn) addToFeeds(cs *connSub, streams []*Stream) error {
 			c.feedsRunning.Add(1)
 			go c.runFeed(f)
 		}
-		f.add(cs, st.buf.Head().Seq())
+		f.add(cs, st.pattern, st.buf.Head().Seq())
 	}
 	return nil
 }
