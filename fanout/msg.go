@@ -48,12 +48,28 @@ func (m *Msg) size() uint64 {
 
 const headerLine = "NATS/1.0\r\n"
 
+// nats.go turns a header block's status line ("NATS/1.0 503" or
+// "NATS/1.0 100 Idle Heartbeat", which JetStream and no-responders replies
+// carry) into these two header fields.
+const (
+	statusField      = "Status"
+	descriptionField = "Description"
+)
+
 // encodeHeader renders h in the NATS header wire format, keys sorted so that
-// the same headers always give the same bytes.
+// the same headers always give the same bytes. A Status field of three
+// digits, as nats.go makes of a status line, is a status line again, so that
+// clients see the status code the publisher (often the server) sent.
 func encodeHeader(h nats.Header) []byte {
+	status := h[statusField]
+	hasStatus := len(status) == 1 && isStatusCode(status[0])
 	keys := make([]string, 0, len(h))
 	size := len(headerLine) + 2
 	for k, vs := range h {
+		if hasStatus && (k == statusField || k == descriptionField) {
+			size += len(k) + 2 + len(vs[0])
+			continue
+		}
 		keys = append(keys, k)
 		for _, v := range vs {
 			size += len(k) + len(v) + 4
@@ -62,7 +78,17 @@ func encodeHeader(h nats.Header) []byte {
 	slices.Sort(keys)
 	var b bytes.Buffer
 	b.Grow(size)
-	b.WriteString(headerLine)
+	if hasStatus {
+		b.WriteString("NATS/1.0 ")
+		b.WriteString(status[0])
+		if d := h[descriptionField]; len(d) > 0 {
+			b.WriteString(" ")
+			b.WriteString(d[0])
+		}
+		b.WriteString("\r\n")
+	} else {
+		b.WriteString(headerLine)
+	}
 	for _, k := range keys {
 		for _, v := range h[k] {
 			b.WriteString(k)
@@ -73,4 +99,9 @@ func encodeHeader(h nats.Header) []byte {
 	}
 	b.WriteString("\r\n")
 	return b.Bytes()
+}
+
+// isStatusCode reports whether s is a three-digit status code.
+func isStatusCode(s string) bool {
+	return len(s) == 3 && s[0] >= '1' && s[0] <= '9' && s[1] >= '0' && s[1] <= '9' && s[2] >= '0' && s[2] <= '9'
 }
