@@ -5,8 +5,9 @@
 //   - leaf: a nats-server running as a leaf node of the upstream (a child
 //     process: this program re-executed in its hidden leaf-node role), with
 //     N nats.go subscribers on loopback TCP;
-//   - natsfan-socket: the natsfan binary (built from ./cmd/natsfan at start,
-//     run as a child process), with N nats.go consumers over its Unix socket;
+//   - natsfan-socket: the natsfan binary (built from the checkout's
+//     cmd/natsfan at start, run as a child process), with N nats.go
+//     consumers over its Unix socket;
 //   - natsfan-inproc: the hub and ingester in this process, with N
 //     hub.Subscribe subscriptions.
 //
@@ -63,32 +64,41 @@
 // what they change; the report's header lists them. For example, with lag
 // limits that let one consumer fall behind a whole burst:
 //
-//	go run ./cmd/natsfan-bench --modes natsfan-socket --n 1 --set NATSFAN_CONSUMER_MAX_LAG_BYTES=1GiB,NATSFAN_CONSUMER_MAX_LAG_MESSAGES=4000000
+//	go -C cmd/natsfan-bench run . --modes natsfan-socket --n 1 --set NATSFAN_CONSUMER_MAX_LAG_BYTES=1GiB,NATSFAN_CONSUMER_MAX_LAG_MESSAGES=4000000
 //
 // --profile DIR has the sidecar serve pprof and writes a CPU profile of each
 // natsfan-socket cell's throughput phase (a --profile-duration window from
 // its start, 5 s by default) to DIR, for `go tool pprof`:
 //
-//	go run ./cmd/natsfan-bench --modes natsfan-socket --n 50 --sizes 128 --idle "" --profile /tmp/prof
+//	go -C cmd/natsfan-bench run . --modes natsfan-socket --n 50 --sizes 128 --idle "" --profile /tmp/prof
 //
 // Idle memory: the sidecar as a child process with 1,000 and then 10,000
 // idle socket consumers (each one connection with one subscription, run in
 // this process) connected; its VmRSS and VmHWM at each step.
 //
-// Results go to stdout as a table, and to --out (default cmd/natsfan-bench/results) as
+// Results go to stdout as a table, and to --out (default results, in the
+// working directory: cmd/natsfan-bench/results with the commands below) as
 // bench.txt (the table, the idle memory and the targets of issue 6, met or
 // missed), bench.csv, idle.csv and bench.png (throughput and p99 against N, one line
 // per mode, per message size).
 //
-// Run it from the module's root (it builds ./cmd/natsfan with the go tool):
+// The benchmark is a Go module of its own (cmd/natsfan-bench/go.mod), so
+// that its dependencies, such as gonum.org/v1/plot, stay out of natsfan's
+// go.mod; a replace directive points it at the natsfan of the checkout it
+// sits in. From the checkout's root:
 //
-//	go run ./cmd/natsfan-bench            # the full table and chart, about 2 minutes
-//	go run ./cmd/natsfan-bench --short    # the CI smoke test, about 10 s
+//	go -C cmd/natsfan-bench run .            # the full table and chart, about 2 minutes
+//	go -C cmd/natsfan-bench run . --short    # the CI smoke test, about 10 s
+//
+// It builds natsfan with the go tool, in the directory of the natsfan
+// module (go list -m github.com/natsfan/natsfan, run in the working
+// directory), unless --natsfan-bin names a binary.
 //
 // --short is a smoke test for CI: N of 1 and 4, few messages at a low rate,
 // 100 idle consumers, output to a temporary directory unless --out is set,
 // and an exit status of 1 unless every mode runs and reports and natsfan's
 // modes lose nothing. What the peers (direct, leaf) lose is reported, not
 // judged: a leaf node may drop messages on a busy machine. TestShortRun
-// runs it, so `go test ./...` covers it.
+// runs it, so the module's `go test ./...` covers it (CI runs that in
+// cmd/natsfan-bench; the root module's `go test ./...` does not enter it).
 package main

@@ -57,7 +57,7 @@ func parseFlags(args []string) (*config, error) {
 		settings                   string
 	)
 	fs.BoolVar(&c.short, "short", false, "smoke test: N 1,4, few messages at a low rate, 100 idle consumers; exit 1 unless every mode runs and reports, and natsfan's modes deliver everything (overrides the flags below)")
-	fs.StringVar(&c.out, "out", filepath.Join("cmd", "natsfan-bench", "results"), "directory for bench.csv, idle.csv and bench.png (with -short: a temporary directory unless set)")
+	fs.StringVar(&c.out, "out", "results", "directory for bench.txt, bench.csv, idle.csv and bench.png, relative to the working directory: cmd/natsfan-bench/results under go -C cmd/natsfan-bench run . (with -short: a temporary directory unless set)")
 	fs.StringVar(&ns, "n", "1,10,50,200", "numbers of consumers")
 	fs.StringVar(&sizes, "sizes", "128,4096", "payload sizes, bytes (at least 9)")
 	fs.StringVar(&modeNames, "modes", "direct,leaf,natsfan-socket,natsfan-inproc", "modes to run")
@@ -68,7 +68,7 @@ func parseFlags(args []string) (*config, error) {
 	fs.DurationVar(&c.pacedFor, "paced-duration", 2*time.Second, "how long the paced phase publishes")
 	fs.StringVar(&idle, "idle", "1000,10000", "numbers of idle socket consumers to measure the sidecar's memory with; empty: skip")
 	fs.IntVar(&c.runs, "runs", 1, "runs of every cell; the table shows medians, and the worst loss of any run")
-	fs.StringVar(&c.natsfanBin, "natsfan-bin", "", "natsfan binary to run; empty: build ./cmd/natsfan")
+	fs.StringVar(&c.natsfanBin, "natsfan-bin", "", "natsfan binary to run; empty: build cmd/natsfan of the natsfan checkout this program belongs to")
 	fs.StringVar(&settings, "set", "", "settings for the sidecar (natsfan-socket and idle memory), comma-separated NATSFAN_NAME=VALUE, such as NATSFAN_CONSUMER_MAX_LAG_BYTES=1GiB; empty: natsfan's defaults. The header of the report lists them")
 	fs.StringVar(&c.profile, "profile", "", "directory to write a CPU profile of the sidecar's throughput phase to, for every natsfan-socket cell and run (the sidecar serves pprof, which costs it some CPU); empty: none")
 	fs.DurationVar(&c.profileFor, "profile-duration", 5*time.Second, "window of each CPU profile, from the start of the throughput phase (whole seconds)")
@@ -250,7 +250,11 @@ func run(args []string, stdout io.Writer) error {
 			return fmt.Errorf("cannot write %s: %w", w.name, err)
 		}
 	}
-	fmt.Fprintf(stdout, "\nwrote bench.txt, bench.csv, idle.csv and bench.png to %s\n", c.out)
+	out, err := filepath.Abs(c.out)
+	if err != nil {
+		out = c.out
+	}
+	fmt.Fprintf(stdout, "\nwrote bench.txt, bench.csv, idle.csv and bench.png to %s\n", out)
 	if c.short {
 		return checkShort(c, results)
 	}

@@ -1,25 +1,54 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
-// buildNatsfan builds the natsfan binary from ./cmd/natsfan of this module
-// into dir, and returns its path.
+// buildNatsfan builds the natsfan binary into dir, and returns its path.
+// It builds the natsfan this module's replace directive points at (the
+// checkout it sits in), in that module's own directory: cmd/natsfan's
+// dependencies are in the root module's go.sum, not in this one's.
 func buildNatsfan(dir string) (string, error) {
+	root, err := natsfanModuleDir()
+	if err != nil {
+		return "", err
+	}
 	bin := filepath.Join(dir, "natsfan")
-	cmd := exec.Command("go", "build", "-o", bin, "github.com/natsfan/natsfan/cmd/natsfan")
+	cmd := exec.Command("go", "build", "-o", bin, "./cmd/natsfan")
+	cmd.Dir = root
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("cannot build natsfan: %w", err)
+		return "", fmt.Errorf("cannot build natsfan in %s: %w", root, err)
 	}
 	return bin, nil
 }
+
+// natsfanModuleDir returns the directory of the natsfan module, asking the
+// go tool in the working directory: in the benchmark's module (where
+// go -C cmd/natsfan-bench run . and go test run), the target of its replace
+// directive; in the root module, the root.
+func natsfanModuleDir() (string, error) {
+	var stderr bytes.Buffer
+	cmd := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", natsfanModule)
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	dir := strings.TrimSpace(string(out))
+	if err != nil || dir == "" {
+		return "", fmt.Errorf("cannot find the natsfan module to build (run in a natsfan checkout, as go -C cmd/natsfan-bench run . does, or pass --natsfan-bin): go list -m %s: %v: %s",
+			natsfanModule, err, strings.TrimSpace(stderr.String()))
+	}
+	return dir, nil
+}
+
+// natsfanModule is the module whose cmd/natsfan the benchmark builds.
+const natsfanModule = "github.com/natsfan/natsfan"
 
 // sidecar is how the benchmark runs natsfan: its binary, and settings
 // (NATSFAN_NAME=VALUE, from --set) that override the benchmark's own.
