@@ -18,9 +18,12 @@ verify:
 	$(GO) run $(STATICCHECK) ./...
 	$(GO) mod tidy -diff
 
-# Benchmarks of the hot paths, allocations reported.
+# Benchmarks of the hot paths, allocations reported; then those of the benchmark
+# program's consumer code, in its own module (cmd/natsfan-bench), which ./... does
+# not enter. The program itself: go -C cmd/natsfan-bench run . (see the README).
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+	$(GO) -C cmd/natsfan-bench test -run '^$$' -bench . -benchmem ./...
 
 build:
 	$(GO) build -trimpath -o natsfan ./cmd/natsfan
