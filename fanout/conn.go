@@ -50,7 +50,7 @@ type conn struct {
 	subs    map[string]*connSub // by sid
 	feeds   map[*Stream]*feed   // one per stream the plain subscriptions read
 	waiters []*queueGroup       // groups waiting for room in out
-	last    []*connSub          // scratch for deliver: SUBs whose maximum was reached
+	targets []*connSub          // scratch for deliver: the SUBs a message goes to
 
 	feedsRunning sync.WaitGroup
 }

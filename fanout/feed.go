@@ -81,38 +81,28 @@ func (f *feed) remove(cs *connSub) bool {
 // empty reports whether no SUB reads the feed any more.
 func (f *feed) empty() bool { return len(f.all) == 0 && len(f.exact) == 0 && len(f.wild) == 0 }
 
-// route queues m for every SUB of the feed it matches and appends to last
-// the ones that reached their UNSUB maximum with it, for the caller to
-// remove (removing them here would change the index being walked).
-func (f *feed) route(out *outbound, m *Msg, headers bool, last []*connSub) []*connSub {
+// match appends to into the SUBs of the feed that m goes to: those whose
+// subject matches it and that came before it.
+func (f *feed) match(m *Msg, into []*connSub) []*connSub {
 	for _, e := range f.all {
-		last = e.queue(out, m, headers, last)
-	}
-	if len(f.exact) == 0 && len(f.wild) == 0 {
-		return last
-	}
-	for _, e := range f.exact[m.Subject] {
-		last = e.queue(out, m, headers, last)
-	}
-	for _, e := range f.wild {
-		if subjects.Match(e.cs.subject, m.Subject) {
-			last = e.queue(out, m, headers, last)
+		if m.Seq > e.from {
+			into = append(into, e.cs)
 		}
 	}
-	return last
-}
-
-// queue queues m for e's SUB unless m came before the SUB, and appends the
-// SUB to last if m was the last its UNSUB maximum allows.
-func (e feedEntry) queue(out *outbound, m *Msg, headers bool, last []*connSub) []*connSub {
-	if m.Seq <= e.from {
-		return last
+	if len(f.exact) == 0 && len(f.wild) == 0 {
+		return into
 	}
-	out.appendMsg(e.cs.sid, m, headers)
-	if e.cs.count() {
-		last = append(last, e.cs)
+	for _, e := range f.exact[m.Subject] {
+		if m.Seq > e.from {
+			into = append(into, e.cs)
+		}
 	}
-	return last
+	for _, e := range f.wild {
+		if m.Seq > e.from && subjects.Match(e.cs.subject, m.Subject) {
+			into = append(into, e.cs)
+		}
+	}
+	return into
 }
 
 // addToFeeds indexes cs in the feed of each of streams, starting the feeds
@@ -157,48 +147,78 @@ func (c *conn) runFeed(f *feed) {
 	}
 }
 
-// deliver routes m, and every message already read behind it, into out for
-// the writer, waiting while out is full. It returns false once the feed or
+// deliver queues m for the SUBs it goes to, and every message already read
+// behind it, for the writer. Whenever out is full, between messages and
+// between the frames of one message for many SUBs, it waits for the writer
+// to make room, so that a connection never holds more than its limit plus
+// one frame, whatever its number of SUBs. It returns false once the feed or
 // the connection has ended.
 func (c *conn) deliver(f *feed, m *Msg) bool {
 	headers := c.headers.Load()
 	c.mu.Lock()
+	for m != nil {
+		targets := f.match(m, c.targets[:0])
+		for _, cs := range targets {
+			if c.out.full() {
+				if err := c.waitRoomLocked(f); err != nil {
+					c.targets = targets[:0]
+					c.mu.Unlock()
+					c.feedEnded(f, err)
+					return false
+				}
+			}
+			if cs.gone { // unsubscribed while deliver waited for room
+				continue
+			}
+			c.out.appendMsg(cs.sid, m, headers)
+			if cs.count() {
+				c.removeSubLocked(cs) // UNSUB's maximum reached
+			}
+		}
+		c.targets = targets[:0]
+		if c.closed || f.empty() {
+			break
+		}
+		m = nil
+		if !c.out.full() {
+			m = f.sub.tryNext()
+		}
+	}
+	ok := !c.closed && !f.empty()
+	c.mu.Unlock()
+	c.wake()
+	return ok
+}
+
+// errFeedGone ends a wait for room whose feed lost its last SUB, or whose
+// connection closed, meanwhile.
+var errFeedGone = errors.New("fanout: feed or connection gone")
+
+// waitRoomLocked waits until out has room: it wakes the writer, and sleeps
+// until the writer has taken what is queued. c.mu is held on entry and on
+// return. It returns errFeedGone if the connection closed or the feed lost
+// its last SUB meanwhile, and the hub's error (ErrSlowConsumer) if the hub
+// cut the feed off.
+func (c *conn) waitRoomLocked(f *feed) error {
 	for c.out.full() && !c.closed && !f.empty() {
+		c.wake()
 		room := c.roomLocked()
 		c.mu.Unlock()
 		select {
 		case <-room:
+			c.mu.Lock()
 		case <-f.sub.stopped(): // closed, or cut off by the hub's sweeper
 			c.mu.Lock()
-			removed := f.empty()
-			c.mu.Unlock()
-			if !removed {
-				c.feedEnded(f, f.sub.stopErr())
+			if f.empty() {
+				return errFeedGone
 			}
-			return false
+			return f.sub.stopErr()
 		}
-		c.mu.Lock()
 	}
 	if c.closed || f.empty() {
-		c.mu.Unlock()
-		return false
+		return errFeedGone
 	}
-	last := c.last[:0]
-	for m != nil {
-		last = f.route(&c.out, m, headers, last)
-		for _, cs := range last {
-			c.removeSubLocked(cs) // UNSUB's maximum reached
-		}
-		last = last[:0]
-		if c.out.full() || f.empty() {
-			break
-		}
-		m = f.sub.tryNext()
-	}
-	c.last = last
-	c.mu.Unlock()
-	c.wake()
-	return true
+	return nil
 }
 
 // feedEnded closes the connection when the hub cut its feed off, and does
@@ -210,7 +230,7 @@ func (c *conn) feedEnded(f *feed, err error) {
 	case errors.Is(err, ErrHubClosed):
 		// Shutting down: what the hub held has been queued; Shutdown closes
 		// the connection once it is written.
-	case errors.Is(err, ErrClosed), errors.Is(err, context.Canceled):
+	case errors.Is(err, ErrClosed), errors.Is(err, context.Canceled), errors.Is(err, errFeedGone):
 		// The feed lost its last SUB, or the connection closed.
 	default:
 		c.log.Warn("subscription ended", zap.String("stream", f.sub.Pattern()), zap.Error(err))

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/natsfan/natsfan/fanout"
 )
 
@@ -175,5 +177,44 @@ func TestSocket_ClientThatSendsWithoutReadingStaysBounded(t *testing.T) {
 				t.Errorf("the heap is still %d KiB above where it was once the client has gone", left>>10)
 			}
 		})
+	}
+}
+
+// TestSocket_OneMessageForManySubscriptionsStaysWithinTheLimit has one
+// connection subscribe 2,000 times to a subject and stop reading: each
+// message on it is 2,000 frames, and natsfan must still stop at the
+// connection's limit (256 KiB queued, as much being written), not queue
+// them all.
+func TestSocket_OneMessageForManySubscriptionsStaysWithinTheLimit(t *testing.T) {
+	const subs, size = 2000, 60 << 10
+	up := startServer(t, -1)
+	sc := startSocketSidecar(t, up.ClientURL(), []string{"foo.>"}, fanout.ServerConfig{WriteDeadline: time.Minute})
+	rc := dialRaw(t, sc.path)
+	var b strings.Builder
+	b.WriteString("CONNECT {\"verbose\":false}\r\n")
+	for sid := range subs {
+		fmt.Fprintf(&b, "SUB foo.x %d\r\n", sid)
+	}
+	rc.send(t, b.String())
+	rc.pingPong(t)
+	before := heapAfterGC()
+
+	pub := connect(t, up.ClientURL())
+	publishAll(t, pub, &nats.Msg{Subject: "foo.x", Data: make([]byte, size)}, &nats.Msg{Subject: "foo.x", Data: make([]byte, size)})
+	waitFor(t, "both messages to be ingested", func() bool { return sc.hub.Stats().Streams[0].Received == 2 })
+	last := -1
+	waitFor(t, "the socket to fill", func() bool {
+		now := socketInQueue(t, rc)
+		full := now == last && now > 0
+		last = now
+		return full
+	})
+	held := int64(heapAfterGC()) - int64(before)
+	t.Logf("%d subscriptions of a connection that does not read, 2 messages of %d KiB: the heap grew by %d KiB",
+		subs, size>>10, held>>10)
+	// Two queues of 256 KiB and a frame, with room for the test's own
+	// client and the messages themselves.
+	if held > 2<<20 {
+		t.Errorf("the heap grew by %d KiB, want at most 2 MiB", held>>10)
 	}
 }

@@ -273,30 +273,15 @@ func TestSocket_DeliveredCountsWhatReachedTheSocket(t *testing.T) {
 
 	// Wait until natsfan can write no more: what the socket holds for the
 	// client stops growing.
-	inq := func() int {
-		raw, err := rc.Conn.(*net.UnixConn).SyscallConn()
-		if err != nil {
-			t.Fatal(err)
-		}
-		var n int
-		var ioctlErr error
-		if err := raw.Control(func(fd uintptr) { n, ioctlErr = unix.IoctlGetInt(int(fd), unix.SIOCINQ) }); err != nil {
-			t.Fatal(err)
-		}
-		if ioctlErr != nil {
-			t.Fatal(ioctlErr)
-		}
-		return n
-	}
 	last := -1
 	waitFor(t, "the socket to fill", func() bool {
-		now := inq()
+		now := socketInQueue(t, rc)
 		full := now == last && now > 0
 		last = now
 		return full
 	})
 	delivered := sc.srv.Stats().Delivered
-	if held := inq() / frame; int(delivered) > held {
+	if held := socketInQueue(t, rc) / frame; int(delivered) > held {
 		t.Errorf("%d messages counted as delivered while the socket holds %d: the rest are still queued in natsfan", delivered, held)
 	}
 
@@ -310,4 +295,22 @@ func TestSocket_DeliveredCountsWhatReachedTheSocket(t *testing.T) {
 		}
 	}
 	waitFor(t, "every message to count as delivered", func() bool { return sc.srv.Stats().Delivered == n })
+}
+
+// socketInQueue returns how many bytes wait in rc's socket for it to read.
+func socketInQueue(t *testing.T, rc *rawClient) int {
+	t.Helper()
+	raw, err := rc.Conn.(*net.UnixConn).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	var ioctlErr error
+	if err := raw.Control(func(fd uintptr) { n, ioctlErr = unix.IoctlGetInt(int(fd), unix.SIOCINQ) }); err != nil {
+		t.Fatal(err)
+	}
+	if ioctlErr != nil {
+		t.Fatal(ioctlErr)
+	}
+	return n
 }
