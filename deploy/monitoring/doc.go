@@ -2,11 +2,18 @@
 // binary whose metrics they query, the way package validate checks the
 // deployment files:
 //
+//   - alerts.yaml, the Prometheus alerting rules: the file loads with
+//     Prometheus' own rule parser (rulefmt, which also parses every
+//     expression with the PromQL parser and every annotation as a template),
+//     and every alert has a severity, a summary, a description and a
+//     runbook_url that points at a heading of the README;
+//   - prometheusrule.yaml, the same rules as a prometheus-operator
+//     PrometheusRule: its groups are those of alerts.yaml;
 //   - dashboard.json, the Grafana dashboard: every query, and every template
 //     variable's query, parses as PromQL, and every panel asks the
 //     dashboard's Prometheus datasource variable, not a datasource of the
 //     cluster it was exported from;
-//   - every metric a selector names is one natsfan exports,
+//   - in all of them, every metric a selector names is one natsfan exports,
 //     or one of the few other exporters' metrics in External.
 //
 // natsfan is the authority on its metrics: the tests build cmd/natsfan, run

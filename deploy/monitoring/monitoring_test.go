@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"flag"
 	"os"
 	"path/filepath"
 	"slices"
@@ -12,7 +13,22 @@ import (
 )
 
 // The files under test, in deploy/monitoring.
-const dashboardFile = "dashboard.json"
+const (
+	rulesFile     = "alerts.yaml"
+	operatorFile  = "prometheusrule.yaml"
+	dashboardFile = "dashboard.json"
+)
+
+var update = flag.Bool("update", false, "rewrite "+operatorFile+" from "+rulesFile)
+
+func readmeAnchors(t *testing.T) map[string]bool {
+	t.Helper()
+	data, err := os.ReadFile(readmePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ReadmeAnchors(data)
+}
 
 func readFile(t *testing.T, path string) []byte {
 	t.Helper()
@@ -23,8 +39,32 @@ func readFile(t *testing.T, path string) []byte {
 	return data
 }
 
+func TestRulesFile_PassesEveryCheck(t *testing.T) {
+	for _, p := range CheckRulesFile(rulesFile, readFile(t, rulesFile), exported, readmeAnchors(t)) {
+		t.Error(p)
+	}
+}
+
 func TestDashboard_PassesEveryCheck(t *testing.T) {
 	for _, p := range CheckDashboardFile(dashboardFile, readFile(t, dashboardFile), exported) {
+		t.Error(p)
+	}
+}
+
+// TestPrometheusRule_HoldsTheRulesFile keeps prometheusrule.yaml in step
+// with alerts.yaml; go test -run PrometheusRule -update rewrites it.
+func TestPrometheusRule_HoldsTheRulesFile(t *testing.T) {
+	rules := readFile(t, rulesFile)
+	if *update {
+		if err := os.WriteFile(operatorFile, PrometheusRuleFor(rules), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, p := range CheckPrometheusRule(rulesFile, rules, operatorFile, readFile(t, operatorFile)) {
+		t.Error(p)
+	}
+	// And what -update writes passes too.
+	for _, p := range CheckPrometheusRule(rulesFile, rules, "generated", PrometheusRuleFor(rules)) {
 		t.Error(p)
 	}
 }
@@ -57,13 +97,13 @@ func TestNamesInSource_AgreesWithTheBinary(t *testing.T) {
 // TestExternal_IsShortAndUsed keeps the allowlist of other exporters'
 // metrics to what the files use, and free of natsfan's own.
 func TestExternal_IsShortAndUsed(t *testing.T) {
-	all := string(readFile(t, dashboardFile))
+	all := string(readFile(t, rulesFile)) + string(readFile(t, dashboardFile))
 	for name, whose := range External {
 		if exported[name] {
 			t.Errorf("External lists %s (%s), which natsfan exports itself", name, whose)
 		}
 		if !strings.Contains(all, name) {
-			t.Errorf("External lists %s (%s), which %s does not use", name, whose, dashboardFile)
+			t.Errorf("External lists %s (%s), which neither %s nor %s uses", name, whose, rulesFile, dashboardFile)
 		}
 	}
 }
@@ -82,20 +122,51 @@ func TestNamesInExposition_AddsTheSeriesOfSummariesAndHistograms(t *testing.T) {
 	}
 }
 
+func TestReadmeAnchors_AreGitHubs(t *testing.T) {
+	md := "# natsfan\n## Run it: `go run`\n```sh\n# not a heading\n```\n### Alerts\n#### Alerts\n#### NatsfanSlowConsumers\n"
+	got := ReadmeAnchors([]byte(md))
+	for _, a := range []string{"natsfan", "run-it-go-run", "alerts", "alerts-1", "natsfanslowconsumers"} {
+		if !got[a] {
+			t.Errorf("no anchor %q in %v", a, got)
+		}
+	}
+	if got["not-a-heading"] {
+		t.Errorf("a comment in a code block made an anchor")
+	}
+}
+
 // TestRejects runs the checks on the deliberately broken files in
-// testdata/reject. Each directory holds a dashboard.json and a file named
-// want listing, one a line, "check: text" for a problem that must be found.
-// Every problem found must be of a check want names: a broken example
-// shows that its check, not another, catches it.
+// testdata/reject. Each directory holds one or more of alerts.yaml,
+// dashboard.json and prometheusrule.yaml, standing in for the real one,
+// and a file named want listing, one a line, "check: text" for a problem
+// that must be found. Every problem found must be of a check want names:
+// a broken example shows that its check, not another, catches it.
 func TestRejects(t *testing.T) {
 	dirs, err := filepath.Glob("testdata/reject/*")
 	if err != nil || len(dirs) == 0 {
 		t.Fatalf("no testdata/reject: %v", err)
 	}
+	anchors := readmeAnchors(t)
 	for _, dir := range dirs {
 		t.Run(filepath.Base(dir), func(t *testing.T) {
-			file := filepath.Join(dir, dashboardFile)
-			found := CheckDashboardFile(file, readFile(t, file), exported)
+			pick := func(name string) (string, []byte, bool) {
+				p := filepath.Join(dir, name)
+				if data, err := os.ReadFile(p); err == nil {
+					return p, data, true
+				}
+				return name, readFile(t, name), false
+			}
+			rf, rules, ownRules := pick(rulesFile)
+			df, dash, ownDash := pick(dashboardFile)
+			of, operator, ownOperator := pick(operatorFile)
+			if !ownRules && !ownDash && !ownOperator {
+				t.Fatalf("%s replaces none of %s, %s, %s", dir, rulesFile, dashboardFile, operatorFile)
+			}
+			found := CheckRulesFile(rf, rules, exported, anchors)
+			found = append(found, CheckDashboardFile(df, dash, exported)...)
+			if ownOperator {
+				found = append(found, CheckPrometheusRule(rf, rules, of, operator)...)
+			}
 			wants := readWant(t, dir)
 			for _, w := range wants {
 				if !slices.ContainsFunc(found, func(p Problem) bool {
