@@ -313,19 +313,25 @@ func (c *conn) write() {
 // send writes iov to the client. The write deadline bounds the time the
 // client takes no byte at all, not the whole write: a client that reads,
 // however slowly, is not stuck (a flight can be 512 KiB, which a busy
-// reader may well take longer than the deadline to drain). It returns how
-// many bytes were written.
+// reader may well take longer than the deadline to drain). A write that
+// times out goes on when it wrote something, or when the client took some
+// of what the socket held for it meanwhile (unsent). It returns how many
+// bytes were written.
 func (c *conn) send(iov *net.Buffers) (int64, error) {
 	var written int64
 	for {
+		before := unsent(c.nc)
 		_ = c.nc.SetWriteDeadline(time.Now().Add(c.srv.cfg.WriteDeadline))
 		n, err := iov.WriteTo(c.nc)
 		written += n
 		var ne net.Error
-		if err != nil && n > 0 && len(*iov) > 0 && errors.As(err, &ne) && ne.Timeout() {
-			continue // progress: the client is reading
+		if err == nil || len(*iov) == 0 || !errors.As(err, &ne) || !ne.Timeout() {
+			return written, err
 		}
-		return written, err
+		after := unsent(c.nc)
+		if read := before >= 0 && after >= 0 && after < before+int(n); !read && n == 0 {
+			return written, err // the client took nothing for the whole deadline
+		}
 	}
 }
 
