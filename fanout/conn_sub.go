@@ -95,8 +95,9 @@ func (c *conn) unsubscribe(sid string, max int) {
 // removeSubLocked stops deliveries to cs and forgets it: a plain
 // subscription leaves its feeds, and a feed left with no subscription
 // ends. A queue subscription stops receiving at once; its group forgets it
-// in leaveQueue, which the caller calls once it has released conn.mu. It
-// must be called with c.mu held.
+// in leaveQueue, which the caller calls once it has released conn.mu (or,
+// when the group itself removed it, in dispatch). It must be called with
+// c.mu held.
 func (c *conn) removeSubLocked(cs *connSub) {
 	if cs.gone {
 		return

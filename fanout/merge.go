@@ -19,6 +19,12 @@ type merger struct {
 	cancel  context.CancelFunc
 	pumps   sync.WaitGroup
 	live    int // pumps that have not ended with ErrHubClosed; owned by next
+
+	// cut is closed once a stream's reader has been cut off (its lag
+	// limit) or closed, even while its pump waits to hand over a batch:
+	// Subscription.stopped, for the socket server.
+	cut     chan struct{}
+	cutOnce sync.Once
 }
 
 type pumped struct {
@@ -29,7 +35,7 @@ type pumped struct {
 
 func newMerger(readers []*streamReader) *merger {
 	ctx, cancel := context.WithCancel(context.Background())
-	m := &merger{batches: make(chan pumped), stopped: ctx, cancel: cancel, live: len(readers)}
+	m := &merger{batches: make(chan pumped), stopped: ctx, cancel: cancel, live: len(readers), cut: make(chan struct{})}
 	for _, sr := range readers {
 		m.pumps.Go(func() { m.pump(ctx, sr) })
 	}
@@ -38,14 +44,24 @@ func newMerger(readers []*streamReader) *merger {
 
 // pump reads one stream until its reader fails or the merger stops.
 func (m *merger) pump(ctx context.Context, sr *streamReader) {
+	cut := sr.reader.Done()
 	for {
 		batch, err := sr.reader.Next(ctx)
-		select {
-		case m.batches <- pumped{from: sr, batch: batch, err: err}:
-		case <-ctx.Done():
-			return
+		for sent := false; !sent; {
+			select {
+			case m.batches <- pumped{from: sr, batch: batch, err: err}:
+				sent = true
+			case <-ctx.Done():
+				return
+			case <-cut:
+				m.cutOnce.Do(func() { close(m.cut) })
+				cut = nil
+			}
 		}
 		if err != nil {
+			if !errors.Is(err, ErrHubClosed) {
+				m.cutOnce.Do(func() { close(m.cut) })
+			}
 			return
 		}
 	}

@@ -23,6 +23,14 @@ type queueKey struct{ subject, queue string }
 // A member that leaves is never offered another message, so the group
 // loses nothing to it; the last member to leave ends the group and its
 // goroutine.
+//
+// One difference from nats-server is deliberate: nats-server assigns a
+// message to a member when it is published, and a member that does not
+// read holds its share in its own queue until it is cut off as a slow
+// consumer, and loses it. natsfan keeps what no member has room for in the
+// buffer, for whichever member has room first, so a member that joins
+// while every other is stuck may be given messages published before its
+// SUB: work a stuck member would have lost is done instead.
 type queueGroup struct {
 	srv  *Server
 	key  queueKey
@@ -175,19 +183,11 @@ func (s *Server) joinQueue(cs *connSub, key queueKey) error {
 		go g.run()
 	}
 	cs.group = g
+	// The connection's reader calls joinQueue, and ends its subscriptions
+	// only after it has stopped reading: cs cannot be gone yet.
 	g.mu.Lock()
-	cs.conn.mu.Lock()
-	gone := cs.gone // the connection closed before the member joined
-	cs.conn.mu.Unlock()
-	if !gone {
-		g.members = append(g.members, cs)
-	}
-	empty := len(g.members) == 0
+	g.members = append(g.members, cs)
 	g.mu.Unlock()
-	if empty {
-		delete(s.queues, key)
-		g.stop()
-	}
 	g.wake()
 	return nil
 }

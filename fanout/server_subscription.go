@@ -18,11 +18,10 @@ func (h *Hub) subscribeServer(pattern string) (*Subscription, error) {
 // stopped returns a channel that is closed once the hub has cut the
 // subscription off (its lag limit), or it was closed, so that a feed or a
 // queue group waiting for room in a connection notices at once rather than
-// at its next Next. It is nil, and never closed, for a subscription that
-// reads several streams.
+// at its next Next.
 func (s *Subscription) stopped() <-chan struct{} {
-	if len(s.readers) != 1 {
-		return nil
+	if s.merged != nil {
+		return s.merged.cut
 	}
 	return s.readers[0].reader.Done()
 }

@@ -14,7 +14,7 @@ type StreamStats struct {
 	ReceivedBytes uint64
 	Retained      uint64 // messages in the retention window
 	RetainedBytes uint64
-	Subscriptions int    // readers of this stream: in-process subscriptions, and one per socket connection and queue group
+	Subscriptions int    // readers of this stream: in-process subscriptions, one per socket connection whose SUBs read it, one per queue group
 	MaxLag        uint64 // the furthest any subscription is behind, in messages
 	MaxLagBytes   uint64 // and in bytes
 	SlowConsumers uint64 // subscriptions cut off for lag

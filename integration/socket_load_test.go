@@ -301,3 +301,55 @@ func TestSocket_AConsumerThatReadsIsNotStuck(t *testing.T) {
 		t.Fatalf("%d connections closed as slow consumers", cut)
 	}
 }
+
+// TestSocket_AConsumerThatTakesNothingIsCutAtTheWriteDeadline has a
+// consumer stop reading within its lag limit: it is cut off once a write to
+// it has made no progress for the write deadline.
+func TestSocket_AConsumerThatTakesNothingIsCutAtTheWriteDeadline(t *testing.T) {
+	up := startServer(t, -1)
+	sc := startSocketSidecar(t, up.ClientURL(), []string{"load.>"},
+		fanout.ServerConfig{WriteDeadline: 300 * time.Millisecond})
+	rc := dialRaw(t, sc.path)
+	rc.send(t, "CONNECT {\"verbose\":false}\r\nSUB load.x 1\r\n")
+	rc.pingPong(t)
+	pub := connect(t, up.ClientURL())
+	payload := make([]byte, 1024)
+	for range 2000 { // 2 MB: more than the socket and the queue hold, well within the lag limit
+		if err := pub.Publish("load.x", payload); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := pub.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the stuck consumer to be cut off", func() bool {
+		return sc.srv.Stats().Closed[fanout.CloseSlowConsumer] == 1
+	})
+}
+
+// TestSocket_AQueueGroupOverSeveralStreamsIsCutOffAtItsLagLimit has the
+// only member of a queue group that reads two configured subjects stop
+// reading: the group falls behind, and its member is cut off at the lag
+// limit, not left until the write deadline.
+func TestSocket_AQueueGroupOverSeveralStreamsIsCutOffAtItsLagLimit(t *testing.T) {
+	up := startServer(t, -1)
+	sc := startSocketSidecar(t, up.ClientURL(), []string{"a.>", "b.>"},
+		fanout.ServerConfig{WriteDeadline: time.Minute},
+		lagLimit(100), fanout.WithSweepInterval(10*time.Millisecond))
+	rc := dialRaw(t, sc.path)
+	rc.send(t, "CONNECT {\"verbose\":false}\r\nSUB > workers 1\r\n")
+	rc.pingPong(t)
+	pub := connect(t, up.ClientURL())
+	payload := make([]byte, 1024)
+	for range 3000 { // 3 MB: more than the socket and the queue hold, and far past the lag limit
+		if err := pub.Publish("a.x", payload); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := pub.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the member to be cut off", func() bool {
+		return sc.srv.Stats().Closed[fanout.CloseSlowConsumer] == 1
+	})
+}
