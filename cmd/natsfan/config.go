@@ -54,7 +54,8 @@ const (
 //     mode when NATSFAN_SUBJECTS is not set.
 //   - NATSToken and NATSPassword hold the secret even when it came from
 //     NATSFAN_NATS_TOKEN_FILE or NATSFAN_NATS_PASSWORD_FILE.
-//   - LogLevel and LogFormat are lower case.
+//   - LogLevel and LogFormat are lower case; LogFormat may still be "auto",
+//     which newLogger resolves, since only it knows where the log goes.
 //
 // Tags: env and envDefault are read by github.com/caarlos0/env; help (the
 // meaning, plain text), group (heading in the
@@ -105,7 +106,7 @@ type Config struct {
 	HTTPAddr        string        `env:"HTTP_ADDR" envDefault:":8422" group:"Operations" help:"Address (host:port) of the HTTP server for /livez, /readyz, /metrics and /loglevel. The kubelet must reach it on the pod IP."`
 	PprofAddr       string        `env:"PPROF_ADDR" group:"Operations" help:"Optional loopback address (host:port) of a separate net/http/pprof server. Empty: off."`
 	LogLevel        string        `env:"LOG_LEVEL" envDefault:"info" group:"Operations" expect:"debug, info, warn or error" help:"Least severe level logged: debug, info, warn or error. GET /loglevel shows it; PUT /loglevel from loopback changes it at run time."`
-	LogFormat       string        `env:"LOG_FORMAT" envDefault:"json" group:"Operations" expect:"json or console" help:"Log format: json (one object per line) or console (for people)."`
+	LogFormat       string        `env:"LOG_FORMAT" envDefault:"auto" group:"Operations" expect:"auto, json or console" help:"Log format: json (one object per line), console (for people), or auto: console when stderr is a terminal, json when it is not (a pipe, a file, a container's log)."`
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"10s" group:"Operations" expect:"a duration greater than 0, such as 10s or 1m" help:"How long a shutdown on SIGTERM or SIGINT may take before natsfan stops waiting and exits."`
 }
 
@@ -459,7 +460,7 @@ func validate(cfg *Config, p *problems) {
 	}
 	cfg.LogFormat = strings.ToLower(cfg.LogFormat)
 	switch cfg.LogFormat {
-	case "json", "console":
+	case logFormatAuto, logFormatJSON, logFormatConsole:
 	default:
 		p.invalid("LOG_FORMAT")
 	}

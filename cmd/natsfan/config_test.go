@@ -101,7 +101,7 @@ func TestLoadConfig_defaults(t *testing.T) {
 		IngestMaxBatch:         256,
 		HTTPAddr:               ":8422",
 		LogLevel:               "info",
-		LogFormat:              "json",
+		LogFormat:              "auto",
 		ShutdownTimeout:        10 * time.Second,
 	}
 	if !reflect.DeepEqual(cfg, want) {
@@ -363,7 +363,7 @@ func TestLoadConfig_invalid(t *testing.T) {
 		{"http addr port", map[string]string{"HTTP_ADDR": ":99999"}, "HTTP_ADDR", []string{`port "99999"`}},
 		{"pprof on all interfaces", map[string]string{"PPROF_ADDR": ":6060"}, "PPROF_ADDR", []string{"loopback"}},
 		{"log level", map[string]string{"LOG_LEVEL": "verbose"}, "LOG_LEVEL", []string{"debug, info, warn or error", `"verbose"`}},
-		{"log format", map[string]string{"LOG_FORMAT": "text"}, "LOG_FORMAT", []string{"json or console"}},
+		{"log format", map[string]string{"LOG_FORMAT": "text"}, "LOG_FORMAT", []string{"auto, json or console", `got "text"`}},
 		{"shutdown timeout 0", map[string]string{"SHUTDOWN_TIMEOUT": "0s"}, "SHUTDOWN_TIMEOUT", []string{"greater than 0"}},
 		{"shutdown timeout negative", map[string]string{"SHUTDOWN_TIMEOUT": "-1s"}, "SHUTDOWN_TIMEOUT", []string{"greater than 0"}},
 		{"shutdown timeout without unit", map[string]string{"SHUTDOWN_TIMEOUT": "10"}, "SHUTDOWN_TIMEOUT", []string{`got "10"`}},

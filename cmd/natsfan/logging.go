@@ -3,10 +3,18 @@ package main
 import (
 	"fmt"
 	"io"
+	"os"
 	"time"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
+)
+
+// Log formats, the values of NATSFAN_LOG_FORMAT.
+const (
+	logFormatAuto    = "auto" // console on a terminal, JSON otherwise
+	logFormatJSON    = "json"
+	logFormatConsole = "console"
 )
 
 // newLogger builds natsfan's logger from NATSFAN_LOG_LEVEL and
@@ -14,7 +22,28 @@ import (
 // returned AtomicLevel changes the level of the running logger (the HTTP
 // server's /loglevel uses it).
 func newLogger(cfg *Config, w io.Writer) (*zap.Logger, zap.AtomicLevel, error) {
-	return buildLogger(cfg.LogLevel, cfg.LogFormat, zapcore.Lock(zapcore.AddSync(w)))
+	format := logFormat(cfg.LogFormat, isTerminal(w))
+	return buildLogger(cfg.LogLevel, format, zapcore.Lock(zapcore.AddSync(w)))
+}
+
+// logFormat resolves NATSFAN_LOG_FORMAT: auto is console when the log goes
+// to a terminal, where a person reads it as it comes, and JSON anywhere
+// else (a pipe, a file, a container runtime), where a program is likelier
+// to read it. json and console are taken as they are.
+func logFormat(setting string, terminal bool) string {
+	if setting != logFormatAuto {
+		return setting
+	}
+	if terminal {
+		return logFormatConsole
+	}
+	return logFormatJSON
+}
+
+// isTerminal reports whether w is a file open on a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && fileIsTerminal(f)
 }
 
 // buildLogger is newLogger from a level and a format.
@@ -35,12 +64,12 @@ func buildLogger(level, format string, w zapcore.WriteSyncer) (*zap.Logger, zap.
 	}
 	var enc zapcore.Encoder
 	switch format {
-	case "json":
+	case logFormatJSON:
 		ec := zap.NewProductionEncoderConfig()
 		ec.EncodeTime = zapcore.ISO8601TimeEncoder
 		ec.EncodeDuration = zapcore.StringDurationEncoder
 		enc = zapcore.NewJSONEncoder(ec)
-	case "console":
+	case logFormatConsole:
 		ec := zap.NewDevelopmentEncoderConfig()
 		ec.EncodeTime = zapcore.ISO8601TimeEncoder
 		ec.EncodeDuration = zapcore.StringDurationEncoder

@@ -3,6 +3,9 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"io"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -90,5 +93,58 @@ func TestNewLogger_writesEveryDurationAsText(t *testing.T) {
 				t.Errorf("%s log lacks %s:\n%s", format, want, out)
 			}
 		}
+	}
+}
+
+func TestLogFormat(t *testing.T) {
+	for _, tt := range []struct {
+		setting  string
+		terminal bool
+		want     string
+	}{
+		{"auto", true, "console"},
+		{"auto", false, "json"},
+		{"json", true, "json"},
+		{"json", false, "json"},
+		{"console", true, "console"},
+		{"console", false, "console"},
+	} {
+		if got := logFormat(tt.setting, tt.terminal); got != tt.want {
+			t.Errorf("logFormat(%q, terminal %v) = %q, want %q", tt.setting, tt.terminal, got, tt.want)
+		}
+	}
+}
+
+func TestIsTerminal_notForPipesFilesOrBuffers(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	defer w.Close()
+	f, err := os.Create(filepath.Join(t.TempDir(), "log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for name, w := range map[string]io.Writer{"pipe": w, "file": f, "buffer": &bytes.Buffer{}} {
+		if isTerminal(w) {
+			t.Errorf("isTerminal(%s) = true", name)
+		}
+	}
+}
+
+// TestNewLogger_autoIsJSONOffATerminal: with the default format, what a
+// program reads (a pipe, a file, a container's log) gets JSON lines.
+func TestNewLogger_autoIsJSONOffATerminal(t *testing.T) {
+	var buf bytes.Buffer
+	log, _, err := newLogger(&Config{LogLevel: "info", LogFormat: "auto"}, &buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log.Info("hello")
+	var entry map[string]any
+	if err := json.Unmarshal(buf.Bytes(), &entry); err != nil || entry["msg"] != "hello" {
+		t.Errorf("want one JSON line, got %q (%v)", buf.String(), err)
 	}
 }
