@@ -2,14 +2,18 @@ package integration
 
 import (
 	"path/filepath"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
 )
 
 // TestBinary_ShutdownSaysWhatItCutShort stops natsfan while a consumer
 // that never reads has a backlog: the shutdown timeout cuts it short, and
-// the log says how many consumers and messages were left undelivered.
+// the log says how many consumers and messages were left undelivered,
+// while a consumer that reads gets everything.
 func TestBinary_ShutdownSaysWhatItCutShort(t *testing.T) {
 	up := startServer(t, -1)
 	sock := filepath.Join(t.TempDir(), "natsfan.sock")
@@ -24,6 +28,18 @@ func TestBinary_ShutdownSaysWhatItCutShort(t *testing.T) {
 	stuck := dialRaw(t, sock)
 	stuck.send(t, "CONNECT {\"verbose\":false}\r\nSUB load.> 1\r\n")
 	stuck.pingPong(t)
+	reader := dialSocket(t, sock)
+	var received atomic.Int64
+	readerSub, err := reader.Subscribe("load.>", func(*nats.Msg) { received.Add(1) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := readerSub.SetPendingLimits(-1, -1); err != nil {
+		t.Fatal(err)
+	}
+	if err := reader.Flush(); err != nil {
+		t.Fatal(err)
+	}
 	pub := connect(t, up.ClientURL())
 	payload := make([]byte, 1024)
 	const n = 10_000 // 10 MB: far more than the socket and the connection's queue hold
@@ -53,4 +69,6 @@ func TestBinary_ShutdownSaysWhatItCutShort(t *testing.T) {
 	if code := p.exitCode(t, 10*time.Second); code != 0 {
 		t.Fatalf("exit status after SIGTERM = %d, want 0", code)
 	}
+	// natsfan has written them all; nats.go may still be handing them over.
+	waitFor(t, "the consumer that reads to get every message", func() bool { return received.Load() == n })
 }

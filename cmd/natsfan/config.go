@@ -54,6 +54,8 @@ const (
 //     mode when NATSFAN_SUBJECTS is not set.
 //   - NATSToken and NATSPassword hold the secret even when it came from
 //     NATSFAN_NATS_TOKEN_FILE or NATSFAN_NATS_PASSWORD_FILE.
+//   - Listen is set in embedded mode even when NATSFAN_LISTEN is not (see
+//     defaultEmbeddedListen).
 //   - LogLevel and LogFormat are lower case; LogFormat may still be "auto",
 //     which newLogger resolves, since only it knows where the log goes.
 //
@@ -66,7 +68,7 @@ type Config struct {
 	NATSURL      []string `env:"NATS_URL" group:"Upstream NATS" secret:"userinfo" help:"Upstream NATS server URLs, comma-separated: nats://, tls://, ws://, wss:// URLs or host:port (read as nats://host:port); either may start with token@ or user:password@ (percent-encoded), which are never shown in logs or errors. Empty: embedded mode, where natsfan starts a nats-server inside its own process on 127.0.0.1, for development."`
 	Subjects     []string `env:"SUBJECTS" group:"Upstream NATS" help:"Subject patterns to ingest, comma-separated, with the wildcards * and >; no two may overlap. Required when NATSFAN_NATS_URL is set; > (everything) in embedded mode."`
 	NATSName     string   `env:"NATS_NAME" envDefault:"natsfan" group:"Upstream NATS" help:"Connection name the NATS server shows for natsfan's connection."`
-	EmbeddedPort int      `env:"EMBEDDED_PORT" envDefault:"4222" group:"Upstream NATS" expect:"an integer from 1 to 65535, or -1" help:"Port of the embedded nats-server on 127.0.0.1; -1 picks a free port (the log says which). Embedded mode only."`
+	EmbeddedPort int      `env:"EMBEDDED_PORT" envDefault:"4223" group:"Upstream NATS" expect:"an integer from 1 to 65535, or -1" help:"Port of the embedded nats-server on 127.0.0.1. Not 4222: that port, where NATS clients and the nats CLI connect by default, is natsfan's own in embedded mode (see NATSFAN_LISTEN), so that they go through natsfan. -1 picks a free port, for this and for natsfan's default TCP listener (the log says which). Embedded mode only."`
 
 	NATSCredsFile    string `env:"NATS_CREDS_FILE" group:"Upstream authentication and TLS" help:"Path of a NATS credentials file (user JWT and NKey seed). Not allowed in embedded mode, like every variable of this group."`
 	NATSNKeySeedFile string `env:"NATS_NKEY_SEED_FILE" group:"Upstream authentication and TLS" help:"Path of a file holding an NKey seed."`
@@ -81,7 +83,7 @@ type Config struct {
 
 	Socket                 string        `env:"SOCKET" envDefault:"/tmp/natsfan.sock" group:"Consumers" help:"Path of the Unix socket local consumers connect to; it speaks the NATS client protocol. Absolute, and short enough for a socket address. Missing directories are created; the group and others may enter them if NATSFAN_SOCKET_MODE lets them connect. A socket left by a crashed run is replaced; one a running process answers on is an error."`
 	SocketMode             FileMode      `env:"SOCKET_MODE" envDefault:"0660" group:"Consumers" expect:"an octal file mode from 0000 to 0777, such as 0660" help:"Permissions of the socket file, in octal."`
-	Listen                 string        `env:"LISTEN" group:"Consumers" help:"Optional loopback TCP address (host:port with host 127.0.0.1, ::1 or localhost) serving the same protocol, for clients that cannot dial a Unix socket. Empty: off."`
+	Listen                 string        `env:"LISTEN" group:"Consumers" help:"Loopback TCP address (host:port with host 127.0.0.1, ::1 or localhost; port 0 picks a free one) serving the same protocol, for clients that cannot dial a Unix socket. Empty: off when NATSFAN_NATS_URL is set; in embedded mode 127.0.0.1:4222, the server NATS clients and the nats CLI connect to by default, so that nats sub reaches natsfan rather than the embedded server (127.0.0.1:0 if NATSFAN_EMBEDDED_PORT is -1)."`
 	SocketMaxConnections   int           `env:"SOCKET_MAX_CONNECTIONS" envDefault:"10000" group:"Consumers" expect:"an integer greater than 0" help:"Most consumer connections served at once, over the socket and NATSFAN_LISTEN together; further ones are refused."`
 	SocketMaxSubscriptions int           `env:"SOCKET_MAX_SUBSCRIPTIONS" envDefault:"10000" group:"Consumers" expect:"an integer greater than 0" help:"Most subscriptions one consumer connection may hold at once; a SUB beyond them is refused."`
 	SocketMaxSubsTotal     int           `env:"SOCKET_MAX_SUBSCRIPTIONS_TOTAL" envDefault:"100000" group:"Consumers" expect:"an integer greater than 0" help:"Most subscriptions all consumer connections together may hold at once; a SUB beyond them is refused like one beyond NATSFAN_SOCKET_MAX_SUBSCRIPTIONS. An idle subscription costs about 300 bytes."`
@@ -415,6 +417,9 @@ func validate(cfg *Config, p *problems) {
 	if cfg.Listen != "" {
 		checkAddr(p, "LISTEN", cfg.Listen, true, "the consumer protocol has no authentication, so it is only served on loopback")
 	}
+	if cfg.Embedded() {
+		resolveEmbeddedListen(cfg, p)
+	}
 	validateSocketLimits(cfg, p)
 	if p.ok("CONSUMER_MAX_LAG_MESSAGES") && cfg.ConsumerMaxLagMessages <= 0 {
 		p.invalid("CONSUMER_MAX_LAG_MESSAGES")
@@ -466,6 +471,48 @@ func validate(cfg *Config, p *problems) {
 	}
 	if p.ok("SHUTDOWN_TIMEOUT") && cfg.ShutdownTimeout <= 0 {
 		p.invalid("SHUTDOWN_TIMEOUT")
+	}
+}
+
+// defaultEmbeddedListen is NATSFAN_LISTEN in embedded mode when it is not
+// set: the address NATS clients and the nats CLI dial when told no server
+// (nats.DefaultURL). A newcomer's obvious first command, nats sub '>', thus
+// goes through natsfan and shows what it does, rather than silently going
+// to the embedded nats-server, which moves to the next port
+// (NATSFAN_EMBEDDED_PORT). Publishing is the one thing a client must still
+// send to the embedded server, until natsfan takes publishes; then every
+// command works on the default port. With NATSFAN_EMBEDDED_PORT=-1, as in
+// tests or for a second instance, the listener takes a free port too
+// (defaultEmbeddedListenFree), so that nothing collides on a fixed port.
+const (
+	defaultEmbeddedListen     = "127.0.0.1:4222"
+	defaultEmbeddedListenFree = "127.0.0.1:0"
+)
+
+// resolveEmbeddedListen gives embedded mode its TCP listener when
+// NATSFAN_LISTEN is not set, and reports an embedded server and a listener
+// that would want the same port.
+func resolveEmbeddedListen(cfg *Config, p *problems) {
+	port := cfg.EmbeddedPort
+	if !p.ok("EMBEDDED_PORT") || port < 1 || port > 65535 {
+		port = -1 // invalid, and reported as such; nothing to compare
+	}
+	if cfg.Listen == "" {
+		cfg.Listen = defaultEmbeddedListen
+		if cfg.EmbeddedPort == -1 {
+			cfg.Listen = defaultEmbeddedListenFree
+		}
+		if _, listen, _ := net.SplitHostPort(cfg.Listen); listen == strconv.Itoa(port) {
+			def, _ := settingByName("EMBEDDED_PORT")
+			p.addf("EMBEDDED_PORT", "is %d, the port natsfan itself serves clients on in embedded mode when NATSFAN_LISTEN is not set (%s, where NATS clients and the nats CLI connect by default, so that they go through natsfan); unset it to use %s, choose another port, or set NATSFAN_LISTEN", port, cfg.Listen, def.Default)
+		}
+		return
+	}
+	// The embedded server listens on 127.0.0.1 only: [::1] with the same
+	// port is another address, and localhost is 127.0.0.1 first.
+	host, listen, err := net.SplitHostPort(cfg.Listen)
+	if ip, ipErr := netip.ParseAddr(host); err == nil && listen == strconv.Itoa(port) && (ipErr != nil || ip.Unmap().Is4()) {
+		p.addf("LISTEN", "port %s is also NATSFAN_EMBEDDED_PORT, where the embedded nats-server listens on 127.0.0.1; choose another port for one of them", listen)
 	}
 }
 

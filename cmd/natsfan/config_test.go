@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"go.uber.org/zap/zapcore"
 )
 
@@ -79,8 +80,9 @@ func TestLoadConfig_defaults(t *testing.T) {
 	want := &Config{
 		Subjects:               []string{">"},
 		NATSName:               "natsfan",
-		EmbeddedPort:           4222,
+		EmbeddedPort:           4223,
 		Socket:                 "/tmp/natsfan.sock",
+		Listen:                 "127.0.0.1:4222",
 		SocketMode:             0o660,
 		SocketMaxConnections:   10000,
 		SocketMaxSubscriptions: 10000,
@@ -220,6 +222,36 @@ func TestLoadConfig_valid(t *testing.T) {
 			"SOCKET_MAX_PAYLOAD": "1", "SOCKET_CONNECT_TIMEOUT": "1ns", "SOCKET_PING_INTERVAL": "1ms",
 			"SOCKET_MAX_PINGS_OUT": "1", "SOCKET_WRITE_DEADLINE": "1ms"}, nil},
 		{"IPv6 loopback listen", map[string]string{"LISTEN": "[::1]:4223", "PPROF_ADDR": "127.0.0.2:0"}, nil},
+		{"embedded mode listens on the nats CLI's default server",
+			map[string]string{},
+			func(t *testing.T, cfg *Config) {
+				if cfg.Listen != strings.TrimPrefix(nats.DefaultURL, "nats://") || cfg.EmbeddedPort == nats.DefaultPort {
+					t.Errorf("Listen = %q, EmbeddedPort = %d: want natsfan, not the embedded server, at %s", cfg.Listen, cfg.EmbeddedPort, nats.DefaultURL)
+				}
+			}},
+		{"a free embedded port frees the listener's too",
+			map[string]string{"EMBEDDED_PORT": "-1"},
+			func(t *testing.T, cfg *Config) {
+				if cfg.Listen != "127.0.0.1:0" || cfg.EmbeddedPort != -1 {
+					t.Errorf("Listen = %q, EmbeddedPort = %d", cfg.Listen, cfg.EmbeddedPort)
+				}
+			}},
+		{"embedded mode keeps a listen address that is set",
+			map[string]string{"EMBEDDED_PORT": "-1", "LISTEN": "localhost:14222"},
+			func(t *testing.T, cfg *Config) {
+				if cfg.Listen != "localhost:14222" {
+					t.Errorf("Listen = %q", cfg.Listen)
+				}
+			}},
+		{"the embedded port may be 4222 when natsfan listens elsewhere",
+			map[string]string{"EMBEDDED_PORT": "4222", "LISTEN": "127.0.0.1:0"}, nil},
+		{"upstream mode opens no TCP listener unless told to",
+			upstream(),
+			func(t *testing.T, cfg *Config) {
+				if cfg.Listen != "" {
+					t.Errorf("Listen = %q, want none", cfg.Listen)
+				}
+			}},
 		{"retention by bytes only", map[string]string{"RETENTION_MESSAGES": "0"}, nil},
 		{"retention by messages only", map[string]string{"RETENTION_BYTES": "0"}, nil},
 		{"token", upstream("NATS_TOKEN", "t0k"),
@@ -330,6 +362,9 @@ func TestLoadConfig_invalid(t *testing.T) {
 		{"listen on a name", map[string]string{"LISTEN": "example.com:4223"}, "LISTEN", []string{"loopback"}},
 		{"listen without port", map[string]string{"LISTEN": "127.0.0.1"}, "LISTEN", []string{"host:port"}},
 		{"listen named port", map[string]string{"LISTEN": "127.0.0.1:nats"}, "LISTEN", []string{`port "nats"`}},
+		{"listen on the embedded port", map[string]string{"LISTEN": "127.0.0.1:4223"}, "LISTEN", []string{"port 4223 is also NATSFAN_EMBEDDED_PORT"}},
+		{"listen on localhost at the embedded port", map[string]string{"LISTEN": "localhost:5000", "EMBEDDED_PORT": "5000"}, "LISTEN", []string{"port 5000"}},
+		{"embedded port on the default listener's", map[string]string{"EMBEDDED_PORT": "4222"}, "EMBEDDED_PORT", []string{"is 4222", "127.0.0.1:4222", "nats CLI", "unset it to use 4223", "NATSFAN_LISTEN"}},
 		{"max connections 0", map[string]string{"SOCKET_MAX_CONNECTIONS": "0"}, "SOCKET_MAX_CONNECTIONS", []string{"greater than 0", `got "0"`}},
 		{"max connections not a number", map[string]string{"SOCKET_MAX_CONNECTIONS": "many"}, "SOCKET_MAX_CONNECTIONS", []string{`got "many"`}},
 		{"max subscriptions negative", map[string]string{"SOCKET_MAX_SUBSCRIPTIONS": "-1"}, "SOCKET_MAX_SUBSCRIPTIONS", []string{"greater than 0"}},

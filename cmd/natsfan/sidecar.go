@@ -25,10 +25,11 @@ import (
 //     new connection and sends every client INFO with "ldm":true;
 //  2. the upstream subscriptions are drained: what nats.go has received is
 //     buffered, then the connection closes;
-//  3. consumers read what is buffered, until NATSFAN_SHUTDOWN_TIMEOUT runs
-//     out for the whole shutdown; then their connections close, once what
-//     is queued for them is written, and the socket file is removed; what
-//     the timeout cut short is logged, with counts;
+//  3. consumers read what is buffered, until NATSFAN_SHUTDOWN_TIMEOUT,
+//     less a fifth of it (at most a second) kept for the next step, runs
+//     out; then their connections close, once what is queued for them is
+//     written (or the timeout has run out), and the socket file is
+//     removed; what the timeout cut short is logged, with counts;
 //  4. the HTTP servers and, in embedded mode, the NATS server stop.
 func runSidecar(ctx context.Context, cfg *Config, log *zap.Logger, level zap.AtomicLevel) error {
 	urls := cfg.NATSURL
@@ -141,8 +142,13 @@ func runSidecar(ctx context.Context, cfg *Config, log *zap.Logger, level zap.Ato
 	if err := in.Drain(shutdown); err != nil {
 		log.Warn("upstream drain did not finish", zap.Error(err))
 	}
+	// A consumer that never reads makes the hub's Drain wait for it to the
+	// end: keep part of the time for the others' connections to send what
+	// is queued for them before they close.
+	drain, cancelDrain := context.WithTimeout(shutdown, cfg.ShutdownTimeout-flushReserve(cfg.ShutdownTimeout))
+	defer cancelDrain()
 	var unread *fanout.DrainError
-	if err := hub.Drain(shutdown); errors.As(err, &unread) {
+	if err := hub.Drain(drain); errors.As(err, &unread) {
 		log.Warn("consumers had not read everything at the shutdown timeout",
 			zap.Int("subscriptions", unread.Subscriptions), zap.Uint64("unread_messages", unread.Messages))
 	} else if err != nil {
@@ -164,6 +170,13 @@ func runSidecar(ctx context.Context, cfg *Config, log *zap.Logger, level zap.Ato
 		log.Info("natsfan stopped")
 	}
 	return failure
+}
+
+// flushReserve is how much of the shutdown timeout is kept for consumer
+// connections to write what is queued for them once the hub has drained:
+// a fifth, and at most a second.
+func flushReserve(timeout time.Duration) time.Duration {
+	return min(timeout/5, time.Second)
 }
 
 // listenConsumers opens the Unix socket and, when NATSFAN_LISTEN is set, the
