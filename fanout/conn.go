@@ -75,8 +75,6 @@ func newConn(s *Server, nc net.Conn, id uint64) *conn {
 // run serves the connection until it closes, then releases everything.
 func (c *conn) run() {
 	defer c.srv.forget(c)
-	c.queue(func(out []byte) []byte { return protocol.AppendInfo(out, c.srv.info(c, false)) })
-
 	var writer sync.WaitGroup
 	writer.Go(c.write)
 	connectTimer := time.AfterFunc(c.srv.cfg.ConnectTimeout, func() {
@@ -258,10 +256,11 @@ func (c *conn) wake() {
 func (c *conn) write() {
 	ping := time.NewTicker(c.srv.cfg.PingInterval)
 	defer ping.Stop()
-	// Reused between writes: the flight taken from out, and the slice that
-	// writev consumes (WriteTo empties it as it goes).
+	// Reused between writes: the flight taken from out, and the backing
+	// array of the slice writev consumes (WriteTo empties the slice it is
+	// given, down to no capacity at all).
 	var f flight
-	var iov net.Buffers
+	var iovs net.Buffers
 	for {
 		closing := false
 		select {
@@ -289,7 +288,8 @@ func (c *conn) write() {
 			g.wake()
 		}
 		if len(f.chunks) > 0 {
-			iov = append(iov[:0], f.chunks...)
+			iovs = append(iovs[:0], f.chunks...)
+			iov := iovs
 			n, err := c.send(&iov)
 			c.srv.delivered.Add(uint64(f.delivered(n)))
 			if err != nil {
