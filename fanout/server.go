@@ -203,6 +203,10 @@ func (s *Server) start(nc net.Conn) {
 		nc.Close()
 		return
 	}
+	// INFO goes first, before LameDuck can find the connection and queue
+	// INFO with ldm: nats.go ignores lame duck mode in the INFO it connects
+	// with.
+	c.queue(func(out []byte) []byte { return protocol.AppendInfo(out, s.info(c, false)) })
 	s.conns[c] = struct{}{}
 	s.conned.Add(1)
 	s.mu.Unlock()
