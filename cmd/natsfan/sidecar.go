@@ -114,16 +114,18 @@ func runSidecar(ctx context.Context, cfg *Config, log *zap.Logger, level zap.Ato
 	}
 
 	consumers := []zap.Field{zap.String("socket", cfg.Socket)}
+	listen, embeddedURL := "", ""
 	if cfg.Listen != "" {
-		consumers = append(consumers, zap.String("listen", listeners[1].Addr().String()))
+		listen = listeners[1].Addr().String()
+		consumers = append(consumers, zap.String("listen", listen))
 	}
 	log.Info("natsfan started", append(consumers,
 		zap.Strings("subjects", cfg.Subjects),
 		zap.String("probes", "http://"+web.Addr().String()+"/readyz"))...)
 	if cfg.Embedded() {
-		log.Info("publish to the embedded NATS server with any NATS client, e.g. nats pub -s " + urls[0] + " demo.hello hi")
+		embeddedURL = urls[0]
 	}
-	log.Info("consume with any NATS client on the socket, e.g. natsfan sub --socket " + cfg.Socket + " '>'")
+	logStartHints(log, cfg, listen, embeddedURL)
 
 	var failure error
 	select {
