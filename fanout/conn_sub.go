@@ -1,6 +1,8 @@
 package fanout
 
 import (
+	"errors"
+
 	"github.com/natsfan/natsfan/fanout/protocol"
 	"github.com/natsfan/natsfan/subjects"
 )
@@ -66,7 +68,13 @@ func (c *conn) subscribe(subject, queue, sid string) error {
 		return c.ok()
 	}
 	c.mu.Unlock()
-	if err := c.srv.joinQueue(cs, queueKey{subject, queue}); err != nil {
+	switch err := c.srv.joinQueue(cs, queueKey{subject, queue}); {
+	case errors.Is(err, errTooManyGroups):
+		c.mu.Lock()
+		c.removeSubLocked(cs)
+		c.mu.Unlock()
+		return c.queueErr(protocol.TextMaxSubscriptions)
+	case err != nil:
 		c.closeWith(CloseServerShutdown, "") // the hub has closed
 		return errClose
 	}

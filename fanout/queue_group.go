@@ -166,12 +166,20 @@ func (c *conn) offer(g *queueGroup, cs *connSub, m *Msg) (taken, last bool) {
 	return true, false
 }
 
+// errTooManyGroups refuses a queue subscription that would make a group
+// beyond ServerConfig.MaxQueueGroups: each costs a goroutine and a reader
+// of the hub (about 6 KiB), unlike a member of a group that exists.
+var errTooManyGroups = errors.New("fanout: too many queue groups")
+
 // joinQueue makes cs a member of the queue group key, making the group if
 // it is the first member.
 func (s *Server) joinQueue(cs *connSub, key queueKey) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	g := s.queues[key]
+	if g == nil && len(s.queues) >= s.cfg.MaxQueueGroups {
+		return errTooManyGroups
+	}
 	if g == nil {
 		sub, err := s.hub.subscribeServer(key.subject)
 		if err != nil {

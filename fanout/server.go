@@ -27,6 +27,7 @@ type ServerConfig struct {
 	MaxConnections   int           // connections at once; 10,000
 	MaxSubscriptions int           // subscriptions per connection; 10,000
 	MaxSubsTotal     int           // subscriptions of all connections together; 100,000
+	MaxQueueGroups   int           // distinct queue groups (subject and queue name) at once; 1,000
 	MaxControlLine   int           // longest control line a client may send; 4,096
 	MaxPayload       int           // largest PUB a client may send, advertised in INFO; 1 MiB
 	ConnectTimeout   time.Duration // time a client has to send CONNECT; 2s
@@ -55,6 +56,7 @@ func (c *ServerConfig) setDefaults() {
 	def(&c.MaxConnections, 10_000)
 	def(&c.MaxSubscriptions, 10_000)
 	def(&c.MaxSubsTotal, 100_000)
+	def(&c.MaxQueueGroups, 1_000)
 	def(&c.MaxControlLine, protocol.DefaultMaxControlLine)
 	def(&c.MaxPayload, protocol.DefaultMaxPayload)
 	def(&c.MaxPingsOut, 2)

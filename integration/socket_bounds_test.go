@@ -91,6 +91,67 @@ func TestSocket_IdleConnectionsCostLessThan32KiBEach(t *testing.T) {
 	}
 }
 
+// TestSocket_QueueGroupsAndStreamsCost measures what the memory formula
+// counts beyond a subscription: a queue group (a goroutine and a reader of
+// the hub, shared by its members), and each further configured subject a
+// connection's subscriptions read (a feed: a goroutine and a reader).
+func TestSocket_QueueGroupsAndStreamsCost(t *testing.T) {
+	const n = 500
+	up := startServer(t, -1)
+	sc := startSocketSidecar(t, up.ClientURL(), []string{"a.>", "b.>", "c.>", "d.>"}, fanout.ServerConfig{})
+
+	before := heapAndStacksAfterGC()
+	rc := dialRaw(t, sc.path)
+	var b strings.Builder
+	b.WriteString("CONNECT {\"verbose\":false}\r\n")
+	for i := range n {
+		fmt.Fprintf(&b, "SUB a.%d q%d %d\r\n", i, i, i)
+	}
+	rc.send(t, b.String())
+	rc.pingPong(t)
+	perGroup := (int64(heapAndStacksAfterGC()) - int64(before)) / n
+	t.Logf("%d queue groups on one configured subject: %d B of heap and stacks each", n, perGroup)
+	if perGroup > 8<<10 {
+		t.Errorf("a queue group costs %d B, want at most 8 KiB", perGroup)
+	}
+
+	oneStream := func(pattern string) int64 {
+		before := heapAndStacksAfterGC()
+		for range n {
+			rc := dialRaw(t, sc.path)
+			rc.send(t, "CONNECT {\"verbose\":false}\r\nSUB "+pattern+" 1\r\n")
+			rc.pingPong(t)
+		}
+		return (int64(heapAndStacksAfterGC()) - int64(before)) / n
+	}
+	one, four := oneStream("a.x"), oneStream(">")
+	perStream := (four - one) / 3
+	t.Logf("connections reading 1 configured subject: %d B each; 4: %d B each; %d B for each more", one, four, perStream)
+	if perStream > 8<<10 {
+		t.Errorf("each further configured subject a connection reads costs %d B, want at most 8 KiB", perStream)
+	}
+}
+
+// TestSocket_QueueGroupLimit refuses a queue subscription that would make
+// one group too many, as a subscription beyond the limits is refused, and
+// still takes new members of the groups that exist.
+func TestSocket_QueueGroupLimit(t *testing.T) {
+	up := startServer(t, -1)
+	sc := startSocketSidecar(t, up.ClientURL(), []string{"jobs.>"}, fanout.ServerConfig{MaxQueueGroups: 2})
+	rc := dialRaw(t, sc.path)
+	rc.send(t, "CONNECT {\"verbose\":false}\r\nSUB jobs.a q 1\r\nSUB jobs.b q 2\r\n")
+	rc.pingPong(t)
+	rc.send(t, "SUB jobs.c q 3\r\n")
+	if l := rc.line(t); l != "-ERR 'maximum subscriptions exceeded'" {
+		t.Fatalf("a third queue group got %q, want -ERR 'maximum subscriptions exceeded'", l)
+	}
+	rc.send(t, "SUB jobs.a q 4\r\n")
+	rc.pingPong(t) // a member of a group that exists is welcome
+	if got := sc.srv.Stats().Subscriptions; got != 3 {
+		t.Fatalf("%d subscriptions, want 3", got)
+	}
+}
+
 // TestSocket_TotalSubscriptionLimit refuses a SUB beyond the limit on all
 // connections together, as nats-server refuses one beyond an account's
 // limit, and takes SUBs again once others have gone.

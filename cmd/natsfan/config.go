@@ -87,6 +87,7 @@ type Config struct {
 	SocketMaxConnections   int           `env:"SOCKET_MAX_CONNECTIONS" envDefault:"10000" group:"Consumers" expect:"an integer greater than 0" help:"Most consumer connections served at once, over the socket and NATSFAN_LISTEN together; further ones are refused."`
 	SocketMaxSubscriptions int           `env:"SOCKET_MAX_SUBSCRIPTIONS" envDefault:"10000" group:"Consumers" expect:"an integer greater than 0" help:"Most subscriptions one consumer connection may hold at once; a SUB beyond them is refused."`
 	SocketMaxSubsTotal     int           `env:"SOCKET_MAX_SUBSCRIPTIONS_TOTAL" envDefault:"100000" group:"Consumers" expect:"an integer greater than 0" help:"Most subscriptions all consumer connections together may hold at once; a SUB beyond them is refused like one beyond NATSFAN_SOCKET_MAX_SUBSCRIPTIONS. An idle subscription costs about 300 bytes."`
+	SocketMaxQueueGroups   int           `env:"SOCKET_MAX_QUEUE_GROUPS" envDefault:"1000" group:"Consumers" expect:"an integer greater than 0" help:"Most distinct queue groups (a subject and a queue name) all consumer connections together may have at once; a queue SUB that would make one more is refused like one beyond NATSFAN_SOCKET_MAX_SUBSCRIPTIONS, while members of existing groups are always welcome. A queue group costs about 6 KiB."`
 	SocketMaxControlLine   int           `env:"SOCKET_MAX_CONTROL_LINE" envDefault:"4096" group:"Consumers" expect:"an integer from 256 to 1048576" help:"Longest protocol line (such as CONNECT or SUB with its arguments) a consumer may send, in bytes; a longer one closes the connection."`
 	SocketMaxPayload       ByteSize      `env:"SOCKET_MAX_PAYLOAD" envDefault:"1MiB" group:"Consumers" expect:"a size from 1 byte to 64MiB, such as 1048576 or 1MiB" help:"Largest payload a consumer may send in a PUB, and the max_payload advertised to clients. Consumers cannot publish through natsfan (a PUB is refused as a permissions violation); a larger one closes the connection."`
 	SocketConnectTimeout   time.Duration `env:"SOCKET_CONNECT_TIMEOUT" envDefault:"2s" group:"Consumers" expect:"a duration greater than 0, such as 2s or 500ms" help:"How long a new consumer connection has to send CONNECT; one that has not by then gets -ERR 'Authentication Timeout' and is closed."`
@@ -816,6 +817,7 @@ func validateSocketLimits(cfg *Config, p *problems) {
 		{"SOCKET_MAX_CONNECTIONS", cfg.SocketMaxConnections > 0},
 		{"SOCKET_MAX_SUBSCRIPTIONS", cfg.SocketMaxSubscriptions > 0},
 		{"SOCKET_MAX_SUBSCRIPTIONS_TOTAL", cfg.SocketMaxSubsTotal > 0},
+		{"SOCKET_MAX_QUEUE_GROUPS", cfg.SocketMaxQueueGroups > 0},
 		{"SOCKET_CONNECT_TIMEOUT", cfg.SocketConnectTimeout > 0},
 		{"SOCKET_PING_INTERVAL", cfg.SocketPingInterval > 0},
 		{"SOCKET_MAX_PINGS_OUT", cfg.SocketMaxPingsOut > 0},

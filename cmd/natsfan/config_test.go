@@ -87,6 +87,7 @@ func TestLoadConfig_defaults(t *testing.T) {
 		SocketMaxConnections:   10000,
 		SocketMaxSubscriptions: 10000,
 		SocketMaxSubsTotal:     100000,
+		SocketMaxQueueGroups:   1000,
 		SocketMaxControlLine:   4096,
 		SocketMaxPayload:       1 << 20,
 		SocketConnectTimeout:   2 * time.Second,
@@ -173,7 +174,7 @@ func TestLoadConfig_valid(t *testing.T) {
 			map[string]string{
 				"EMBEDDED_PORT": "14222", "NATS_NAME": "sidecar-1",
 				"SOCKET": filepath.Join(dir, "s.sock"), "SOCKET_MODE": "0600", "LISTEN": "127.0.0.1:4223",
-				"SOCKET_MAX_CONNECTIONS": "5", "SOCKET_MAX_SUBSCRIPTIONS": "6", "SOCKET_MAX_SUBSCRIPTIONS_TOTAL": "7", "SOCKET_MAX_CONTROL_LINE": "1048576",
+				"SOCKET_MAX_CONNECTIONS": "5", "SOCKET_MAX_SUBSCRIPTIONS": "6", "SOCKET_MAX_SUBSCRIPTIONS_TOTAL": "7", "SOCKET_MAX_QUEUE_GROUPS": "8", "SOCKET_MAX_CONTROL_LINE": "1048576",
 				"SOCKET_MAX_PAYLOAD": "64MiB", "SOCKET_CONNECT_TIMEOUT": "500ms", "SOCKET_PING_INTERVAL": "1m",
 				"SOCKET_MAX_PINGS_OUT": "3", "SOCKET_WRITE_DEADLINE": "1s",
 				"CONSUMER_MAX_LAG_MESSAGES": "10", "CONSUMER_MAX_LAG_BYTES": "1MiB", "CONSUMER_LAG_POLICY": "skip",
@@ -186,7 +187,7 @@ func TestLoadConfig_valid(t *testing.T) {
 				want := Config{
 					Subjects: []string{">"}, NATSName: "sidecar-1", EmbeddedPort: 14222,
 					Socket: filepath.Join(dir, "s.sock"), SocketMode: 0o600, Listen: "127.0.0.1:4223",
-					SocketMaxConnections: 5, SocketMaxSubscriptions: 6, SocketMaxSubsTotal: 7, SocketMaxControlLine: 1 << 20,
+					SocketMaxConnections: 5, SocketMaxSubscriptions: 6, SocketMaxSubsTotal: 7, SocketMaxQueueGroups: 8, SocketMaxControlLine: 1 << 20,
 					SocketMaxPayload: 64 << 20, SocketConnectTimeout: 500 * time.Millisecond, SocketPingInterval: time.Minute,
 					SocketMaxPingsOut: 3, SocketWriteDeadline: time.Second,
 					ConsumerMaxLagMessages: 10, ConsumerMaxLagBytes: 1 << 20, ConsumerLagPolicy: "skip",

@@ -102,6 +102,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		"max_connections":         float64(lim.MaxConnections),
 		"max_subscriptions":       float64(lim.MaxSubscriptions),
 		"max_subscriptions_total": float64(lim.MaxSubsTotal),
+		"max_queue_groups":        float64(lim.MaxQueueGroups),
 		"max_control_line":        float64(lim.MaxControlLine),
 		"max_payload":             float64(lim.MaxPayload),
 		"connect_timeout":         lim.ConnectTimeout.Seconds(),

@@ -81,6 +81,7 @@ func runSidecar(ctx context.Context, cfg *Config, log *zap.Logger, level zap.Ato
 		MaxConnections:   cfg.SocketMaxConnections,
 		MaxSubscriptions: cfg.SocketMaxSubscriptions,
 		MaxSubsTotal:     cfg.SocketMaxSubsTotal,
+		MaxQueueGroups:   cfg.SocketMaxQueueGroups,
 		MaxControlLine:   cfg.SocketMaxControlLine,
 		MaxPayload:       int(cfg.SocketMaxPayload),
 		ConnectTimeout:   cfg.SocketConnectTimeout,
