@@ -19,6 +19,9 @@
 // natsfan is the authority on its metrics: the tests build cmd/natsfan, run
 // it in embedded mode and read the families its /metrics lists, and add the
 // natsfan_ names its source declares (NamesInSource), so that a metric with
-// no sample in a fresh process is known too. Nothing here imports natsfan's
-// packages, and Prometheus' libraries stay out of natsfan's own module.
+// no sample in a fresh process is known too. They also evaluate each
+// alert's expression with Prometheus' query engine on series shaped like
+// natsfan's, since a join that matches nothing, or too much, still parses.
+// Nothing here imports natsfan's packages, and Prometheus' libraries stay
+// out of natsfan's own module.
 package monitoring
