@@ -48,11 +48,17 @@ func (c *conn) subscribe(subject, queue, sid string) error {
 		c.mu.Unlock()
 		return errClose
 	}
+	// In nats-server's order: the limit, then a SUB that reuses a live sid,
+	// which it answers (+OK in verbose mode) and otherwise ignores.
+	if len(c.subs) >= c.srv.cfg.MaxSubscriptions {
+		c.mu.Unlock()
+		return c.queueErr(protocol.TextMaxSubscriptions)
+	}
 	if _, dup := c.subs[sid]; dup {
 		c.mu.Unlock()
-		return nil // nats-server ignores a SUB that reuses a live sid
+		return c.ok()
 	}
-	if len(c.subs) >= c.srv.cfg.MaxSubscriptions || !c.srv.reserveSub() {
+	if !c.srv.reserveSub() {
 		c.mu.Unlock()
 		return c.queueErr(protocol.TextMaxSubscriptions)
 	}

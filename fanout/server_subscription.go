@@ -2,9 +2,6 @@ package fanout
 
 import (
 	"context"
-	"errors"
-
-	"github.com/natsfan/natsfan/buffer"
 )
 
 // subscribeServer subscribes to pattern for the Server's feeds and queue
@@ -30,13 +27,8 @@ func (s *Subscription) stopped() <-chan struct{} {
 // ErrSlowConsumer when the hub cut it off for lag.
 func (s *Subscription) stopErr() error {
 	for _, sr := range s.readers {
-		switch err := sr.reader.Err(); {
-		case errors.Is(err, buffer.ErrLagged):
-			return ErrSlowConsumer
-		case errors.Is(err, buffer.ErrClosed):
-			return ErrClosed
-		case err != nil:
-			return err
+		if err := sr.reader.Err(); err != nil {
+			return subscriptionErr(err)
 		}
 	}
 	return nil

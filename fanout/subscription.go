@@ -303,12 +303,21 @@ func (s *Subscription) fail(err error) error {
 		return err // the caller's ctx for this Next: the subscription goes on
 	case errors.Is(err, errStopped):
 		return s.endErr // ended by Close, its context or the hub
-	case errors.Is(err, buffer.ErrLagged):
-		err = ErrSlowConsumer
-	case errors.Is(err, buffer.ErrClosed):
-		err = ErrClosed
 	}
+	err = subscriptionErr(err)
 	s.end(err)
+	return err
+}
+
+// subscriptionErr translates an error of the buffer's reader into the
+// subscription's.
+func subscriptionErr(err error) error {
+	switch {
+	case errors.Is(err, buffer.ErrLagged):
+		return ErrSlowConsumer
+	case errors.Is(err, buffer.ErrClosed):
+		return ErrClosed
+	}
 	return err
 }
 

@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"net"
@@ -313,4 +314,38 @@ func socketInQueue(t *testing.T, rc *rawClient) int {
 		t.Fatal(ioctlErr)
 	}
 	return n
+}
+
+// TestSocket_VerboseAnswersLikeNatsServer sends the same SUBs and UNSUBs in
+// verbose mode to nats-server and to natsfan, on the wire, and compares the
+// answers.
+func TestSocket_VerboseAnswersLikeNatsServer(t *testing.T) {
+	const script = "CONNECT {\"verbose\":true}\r\nSUB foo.x 1\r\nSUB foo.x 1\r\nSUB foo.y q 2\r\nUNSUB 1\r\nUNSUB 9\r\nUNSUB 2 5\r\nPING\r\n"
+	answers := func(c net.Conn) []string {
+		rc := &rawClient{Conn: c, r: bufio.NewReader(c)}
+		t.Cleanup(func() { c.Close() })
+		if l := rc.line(t); !strings.HasPrefix(l, "INFO ") {
+			t.Fatalf("first line %q, want INFO", l)
+		}
+		rc.send(t, script)
+		var got []string
+		for l := rc.line(t); l != "PONG"; l = rc.line(t) {
+			got = append(got, l)
+		}
+		return got
+	}
+	up := startServer(t, -1)
+	direct, err := net.Dial("tcp", up.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := answers(direct)
+	sc := startSocketSidecar(t, up.ClientURL(), []string{"foo.>"}, fanout.ServerConfig{})
+	through, err := net.Dial("unix", sc.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := answers(through); strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("natsfan answered %q, nats-server %q", got, want)
+	}
 }
