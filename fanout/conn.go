@@ -43,6 +43,13 @@ type conn struct {
 	pingsOut atomic.Int32  // PINGs sent and not answered
 	kick     chan struct{} // wakes the writer; capacity 1
 
+	// For monitoring (connz.go): start never changes; the rest are counted
+	// outside mu by the reader and the writer (lastActive, once per write).
+	start      time.Time
+	lastActive atomic.Int64  // unix nanoseconds of the last CONNECT, SUB, UNSUB, PUB or delivery
+	inMsgs     atomic.Uint64 // PUBs received (and refused, as nats-server counts them)
+	inBytes    atomic.Uint64
+
 	mu      sync.Mutex    // guards everything below
 	room    chan struct{} // made by one who waits for room in out; closed when the writer takes out, or on close
 	out     outbound      // frames queued for the client
@@ -51,6 +58,8 @@ type conn struct {
 	feeds   map[*Stream]*feed   // one per stream the plain subscriptions read
 	waiters []*queueGroup       // groups waiting for room in out
 	targets []*connSub          // scratch for deliver: the SUBs a message goes to
+	client  clientInfo          // from CONNECT, for monitoring
+	reason  string              // why it closed: a Close* constant, or closeWriteDeadline
 
 	feedsRunning sync.WaitGroup
 }
@@ -61,6 +70,7 @@ func newConn(s *Server, nc net.Conn, id uint64) *conn {
 		srv:    s,
 		nc:     nc,
 		id:     id,
+		start:  time.Now(),
 		log:    s.log.With(zap.String("conn", connName(id))),
 		ctx:    ctx,
 		cancel: cancel,
@@ -69,12 +79,14 @@ func newConn(s *Server, nc net.Conn, id uint64) *conn {
 		subs:   make(map[string]*connSub),
 		feeds:  make(map[*Stream]*feed),
 	}
+	c.lastActive.Store(c.start.UnixNano())
 	return c
 }
 
 // run serves the connection until it closes, then releases everything.
 func (c *conn) run() {
-	defer c.srv.forget(c)
+	var closed closedConn
+	defer func() { c.srv.forget(c, &closed) }()
 	var writer sync.WaitGroup
 	writer.Go(c.write)
 	connectTimer := time.AfterFunc(c.srv.cfg.ConnectTimeout, func() {
@@ -85,6 +97,7 @@ func (c *conn) run() {
 
 	c.closeWith(CloseClient, "")
 	writer.Wait()
+	c.closedInfo(&closed)
 	c.endSubs()
 	c.feedsRunning.Wait()
 }
@@ -152,6 +165,10 @@ func (c *conn) protocolError(err error) {
 // closing, which stops the parser.
 func (c *conn) handle(cmd *protocol.Command) error {
 	switch cmd.Op {
+	case protocol.OpConnect, protocol.OpSub, protocol.OpUnsub, protocol.OpPub, protocol.OpHPub:
+		c.active() // what nats-server counts as activity; PINGs are not
+	}
+	switch cmd.Op {
 	case protocol.OpConnect:
 		return c.handleConnect(cmd)
 	case protocol.OpPing:
@@ -164,6 +181,8 @@ func (c *conn) handle(cmd *protocol.Command) error {
 		c.unsubscribe(cmd.SID, cmd.Max)
 		return c.ok()
 	case protocol.OpPub, protocol.OpHPub:
+		c.inMsgs.Add(1)
+		c.inBytes.Add(uint64(len(cmd.Payload)))
 		return c.queueErr(protocol.PublishViolation(cmd.Subject))
 	case protocol.OpErr:
 		c.closeWith(CloseClient, "")
@@ -185,6 +204,9 @@ func (c *conn) handleConnect(cmd *protocol.Command) error {
 	}
 	c.verbose = info.Verbose
 	c.headers.Store(info.Headers)
+	c.mu.Lock()
+	c.client = clientInfo{name: info.Name, lang: info.Lang, version: info.Version}
+	c.mu.Unlock()
 	c.log.Debug("client connected", zap.Stringer("connect", info))
 	return c.ok()
 }
@@ -291,11 +313,15 @@ func (c *conn) write() {
 			iovs = append(iovs[:0], f.chunks...)
 			iov := iovs
 			n, err := c.send(&iov)
-			c.srv.delivered.Add(uint64(f.delivered(n)))
+			delivered := f.delivered(n)
+			c.srv.delivered.Add(uint64(delivered))
+			if delivered > 0 && err == nil {
+				c.active() // not for what a failed write had written before it blocked
+			}
 			if err != nil {
 				var ne net.Error
 				if errors.As(err, &ne) && ne.Timeout() {
-					c.closeWith(CloseSlowConsumer, "")
+					c.closeWith(closeWriteDeadline, "")
 				} else {
 					c.closeWith(CloseWriteError, "")
 				}
@@ -339,13 +365,14 @@ func (c *conn) send(iov *net.Buffers) (int64, error) {
 // sends what is queued, and the -ERR text if there is one, then closes the
 // socket; a slow consumer is cut off at once, as nats-server does, without
 // an -ERR (which nats.go would take for a reason not to reconnect). reason
-// is what the close is counted as.
+// is what the close is counted as, and what /connz shows (closed.go).
 func (c *conn) closeWith(reason, errText string) {
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
 		return
 	}
+	c.reason = reason
 	if errText != "" {
 		c.out.appendFrame(func(out []byte) []byte { return protocol.AppendErr(out, errText) })
 	}
@@ -357,8 +384,12 @@ func (c *conn) closeWith(reason, errText string) {
 	for _, g := range waiters {
 		g.wake() // this member is gone: the group tries the others
 	}
-	c.srv.countClose(reason)
-	if reason == CloseSlowConsumer {
+	counted := reason
+	if reason == closeWriteDeadline {
+		counted = CloseSlowConsumer
+	}
+	c.srv.countClose(counted)
+	if counted == CloseSlowConsumer {
 		c.abort() // ends a write in progress at once
 	}
 	if reason != CloseClient && reason != CloseServerShutdown {
@@ -391,6 +422,9 @@ func (c *conn) undelivered() uint64 {
 	}
 	return n
 }
+
+// active records activity now, for /connz's last_activity and idle.
+func (c *conn) active() { c.lastActive.Store(time.Now().UnixNano()) }
 
 // abort closes the socket at once, whatever is queued.
 func (c *conn) abort() { c.nc.Close() }

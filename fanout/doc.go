@@ -57,6 +57,14 @@
 // messages a connection has not taken stay in the hub, shared, so a slow
 // connection costs at most 512 KiB of its own (outbound.go).
 //
+// # Monitoring
+//
+// Server.Connz and Server.Subsz answer nats-server's /connz and /subsz, in
+// its JSON shape, with natsfan's own fields besides: how far behind each
+// connection, subscription and queue group is, and each stream's state
+// (connz.go, subsz.go). The last 1,024 closed connections are kept, with
+// the reason they closed under nats-server's name for it (closed.go).
+//
 // # Shutting down
 //
 // Drain ends the streams and lets subscriptions read what they hold, up to a

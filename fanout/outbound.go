@@ -26,6 +26,11 @@ type outbound struct {
 	msgs   []int       // messages (MSG and HMSG frames) in each chunk
 	size   int         // bytes queued, in all the chunks
 	held   int         // the chunks' capacity: the memory they hold
+
+	// Never reset by take: every message queued since the connection
+	// opened, and its headers' and payload's bytes, as nats-server counts
+	// out_msgs and out_bytes (connz.go).
+	totalMsgs, totalBytes uint64
 }
 
 // maxOutbound is how much memory the frames queued for one client may hold
@@ -89,11 +94,14 @@ func (q *outbound) appendMsg(sid string, m *Msg, headers bool) {
 	if headers && m.rawHeader != nil {
 		n := protocol.HMsgLen(m.Subject, sid, m.Reply, len(m.rawHeader), len(m.Data))
 		q.commit(protocol.AppendHMsg(q.room(n), m.Subject, sid, m.Reply, m.rawHeader, m.Data))
+		q.totalBytes += uint64(len(m.rawHeader))
 	} else {
 		n := protocol.MsgLen(m.Subject, sid, m.Reply, len(m.Data))
 		q.commit(protocol.AppendMsg(q.room(n), m.Subject, sid, m.Reply, m.Data))
 	}
 	q.msgs[len(q.msgs)-1]++
+	q.totalMsgs++
+	q.totalBytes += uint64(len(m.Data))
 }
 
 // messages returns how many messages are queued.

@@ -107,10 +107,11 @@ type Server struct {
 	log *zap.Logger
 	id  string
 
-	mu            sync.Mutex // guards listeners, conns, queues, closing, lameDuck
+	mu            sync.Mutex // guards listeners, conns, queues, closedConns, closing, lameDuck
 	listeners     map[net.Listener]struct{}
 	conns         map[*conn]struct{}
 	queues        map[queueKey]*queueGroup
+	closedConns   closedRing // the most recent closes, for /connz (closed.go)
 	closing       bool
 	lameDuck      bool
 	stopped       chan struct{}  // closed when the server stops accepting
@@ -118,6 +119,8 @@ type Server struct {
 	groupsRunning sync.WaitGroup // every queue group's goroutine
 
 	subs      atomic.Int64  // subscriptions of all connections
+	subsAdded atomic.Uint64 // SUBs ever accepted, and removed (UNSUB, or the connection closed)
+	subsGone  atomic.Uint64
 	delivered atomic.Uint64 // messages written to clients' sockets
 	nextID    atomic.Uint64
 	accepted  atomic.Uint64
@@ -130,7 +133,7 @@ func NewServer(hub *Hub, cfg ServerConfig, log *zap.Logger) *Server {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	return &Server{
+	s := &Server{
 		hub:       hub,
 		cfg:       cfg,
 		log:       log,
@@ -140,6 +143,8 @@ func NewServer(hub *Hub, cfg ServerConfig, log *zap.Logger) *Server {
 		queues:    make(map[queueKey]*queueGroup),
 		stopped:   make(chan struct{}),
 	}
+	s.closedConns = newClosedRing()
+	return s
 }
 
 // Serve accepts connections on ln until Shutdown or Close, then returns
@@ -193,11 +198,13 @@ func (s *Server) start(nc net.Conn) {
 	s.mu.Lock()
 	switch {
 	case s.closing:
+		s.closedConns.add(c.refused(CloseServerShutdown))
 		s.mu.Unlock()
 		s.countClose(CloseServerShutdown)
 		nc.Close()
 		return
 	case len(s.conns) >= s.cfg.MaxConnections:
+		s.closedConns.add(c.refused(CloseMaxConnections))
 		s.mu.Unlock()
 		s.countClose(CloseMaxConnections)
 		_ = nc.SetWriteDeadline(time.Now().Add(time.Second))
@@ -215,10 +222,12 @@ func (s *Server) start(nc net.Conn) {
 	go c.run()
 }
 
-// forget removes a connection that has ended.
-func (s *Server) forget(c *conn) {
+// forget removes a connection that has ended, and keeps what closed says
+// of it for /connz.
+func (s *Server) forget(c *conn, closed *closedConn) {
 	s.mu.Lock()
 	delete(s.conns, c)
+	s.closedConns.add(closed)
 	s.mu.Unlock()
 	s.conned.Done()
 }
@@ -367,10 +376,14 @@ func (s *Server) reserveSub() bool {
 		s.subs.Add(-1)
 		return false
 	}
+	s.subsAdded.Add(1)
 	return true
 }
 
-func (s *Server) releaseSub() { s.subs.Add(-1) }
+func (s *Server) releaseSub() {
+	s.subs.Add(-1)
+	s.subsGone.Add(1)
+}
 
 // info is the INFO a connection gets: on accept, and with lameDuck set when
 // the server is shutting down.
