@@ -107,6 +107,7 @@ type Config struct {
 	IngestMaxBatch        int      `env:"INGEST_MAX_BATCH" envDefault:"256" group:"Ingest" expect:"an integer from 1 to 65536" help:"Most messages appended to a buffer as one item."`
 
 	HTTPAddr        string        `env:"HTTP_ADDR" envDefault:":8422" group:"Operations" help:"Address (host:port) of the HTTP server for /livez, /readyz, /metrics and /loglevel. The kubelet must reach it on the pod IP."`
+	MonitorRemote   bool          `env:"HTTP_MONITOR_REMOTE" envDefault:"false" group:"Operations" expect:"true or false" help:"Serve /connz and /subsz, which name the pod's consumers and their subjects, to every caller of NATSFAN_HTTP_ADDR; false: to loopback callers only (natsfan top or curl in the pod, kubectl port-forward)."`
 	PprofAddr       string        `env:"PPROF_ADDR" group:"Operations" help:"Optional loopback address (host:port) of a separate net/http/pprof server. Empty: off."`
 	LogLevel        string        `env:"LOG_LEVEL" envDefault:"info" group:"Operations" expect:"debug, info, warn or error" help:"Least severe level logged: debug, info, warn or error. GET /loglevel shows it; PUT /loglevel from loopback changes it at run time."`
 	LogFormat       string        `env:"LOG_FORMAT" envDefault:"auto" group:"Operations" expect:"auto, json or console" help:"Log format: json (one object per line), console (for people), or auto: console when stderr is a terminal, json when it is not (a pipe, a file, a container's log)."`

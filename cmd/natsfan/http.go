@@ -4,8 +4,9 @@ package main
 // reachable on the pod IP because kubelet probes do not come from loopback,
 // so everything it serves is either harmless to read (probes, metrics, the
 // current log level) or restricted to loopback callers (changing the log
-// level). Profiling can leak a lot and cost CPU, so it lives on a separate,
-// opt-in server that config validation only lets bind to loopback.
+// level; /connz and /subsz unless NATSFAN_HTTP_MONITOR_REMOTE, monitor.go).
+// Profiling can leak a lot and cost CPU, so it lives on a separate, opt-in
+// server that config validation only lets bind to loopback.
 
 import (
 	"bytes"
@@ -155,8 +156,11 @@ func (s *listenServer) Shutdown(ctx context.Context) error {
 //	GET /loglevel   the current level, {"level":"info"}
 //	PUT /loglevel   change the level; loopback callers only, 403 otherwise
 //	                (see logLevelHandler)
+//	GET /connz      nats-server style monitoring, once serveMonitoring is
+//	GET /subsz      called (monitor.go)
 type httpServer struct {
 	*listenServer
+	mux      *http.ServeMux
 	ready    func() error
 	notReady atomic.Pointer[string] // forced reason, set by SetNotReady
 }
@@ -168,6 +172,7 @@ type httpServer struct {
 func newHTTPServer(addr string, reg *prometheus.Registry, level zap.AtomicLevel, ready func() error, log *zap.Logger) *httpServer {
 	s := &httpServer{ready: ready}
 	mux := http.NewServeMux()
+	s.mux = mux
 	mux.HandleFunc("GET /livez", func(w http.ResponseWriter, _ *http.Request) {
 		writeText(w, http.StatusOK, "ok")
 	})
@@ -178,6 +183,13 @@ func newHTTPServer(addr string, reg *prometheus.Registry, level zap.AtomicLevel,
 	mux.Handle("/loglevel", logLevelHandler(level, log))
 	s.listenServer = newListenServer("http", addr, mux, 30*time.Second, log)
 	return s
+}
+
+// serveMonitoring adds m's /connz and /subsz to the server. Call it before
+// Start.
+func (s *httpServer) serveMonitoring(m *monitor) {
+	s.mux.Handle("GET /connz", m.handler(m.connz))
+	s.mux.Handle("GET /subsz", m.handler(m.subsz))
 }
 
 // Handler returns the server's handler, for tests with httptest.

@@ -102,6 +102,7 @@ func runSidecar(ctx context.Context, cfg *Config, log *zap.Logger, level zap.Ato
 	reg := newRegistry(version)
 	reg.MustRegister(collector{hub: hub, in: in, sock: sock, lag: consumerLag(cfg)})
 	web := newHTTPServer(cfg.HTTPAddr, reg, level, in.Ready, log)
+	web.serveMonitoring(&monitor{sock: sock, in: in, remote: cfg.MonitorRemote})
 	if err := web.Start(); err != nil {
 		return err
 	}
