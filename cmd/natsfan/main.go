@@ -69,13 +69,16 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 }
 
 // runCommand handles natsfan's few command-line arguments; everything else
-// is configured by environment variables. Only natsfan sub takes arguments
-// of its own.
+// is configured by environment variables. Only natsfan sub and natsfan top
+// take arguments of their own.
 func runCommand(ctx context.Context, args, environ []string, stdout, stderr io.Writer) int {
 	if args[0] == "sub" {
 		ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 		defer stop()
 		return runSub(ctx, args[1:], environ, stdout, stderr)
+	}
+	if args[0] == "top" {
+		return runTop(ctx, args[1:], environ, stdout, stderr)
 	}
 	if len(args) > 1 {
 		fmt.Fprintf(stderr, "natsfan: too many arguments %q; natsfan is configured by environment variables (natsfan -h)\n", args)
