@@ -22,13 +22,16 @@ Usage:
   natsfan sub SUBJECT
                      print the messages natsfan serves on SUBJECT, for
                      debugging (natsfan sub -h)
+  natsfan top        the consumer connections, the furthest behind first,
+                     refreshed until interrupted (natsfan top -h)
   natsfan help       print this help and exit (also -h, --help)
 
 natsfan is configured by environment variables only. Unknown NATSFAN_
 variables are an error, and every problem is reported at once.
 
 HTTP (NATSFAN_HTTP_ADDR): GET /livez, GET /readyz, GET /metrics,
-GET /loglevel, and PUT /loglevel from loopback.
+GET /loglevel, and PUT /loglevel from loopback; GET /connz and GET /subsz
+from loopback unless NATSFAN_HTTP_MONITOR_REMOTE=true.
 
 Exit status: 0 after a clean shutdown on SIGTERM or SIGINT, 2 for a
 configuration error, 1 for any other failure.
