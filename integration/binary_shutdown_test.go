@@ -30,27 +30,10 @@ func TestBinary_ShutdownSaysWhatItCutShort(t *testing.T) {
 	stuck.pingPong(t)
 	reader := dialSocket(t, sock)
 	var received atomic.Int64
-	readerSub, err := reader.Subscribe("load.>", func(*nats.Msg) { received.Add(1) })
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := readerSub.SetPendingLimits(-1, -1); err != nil {
-		t.Fatal(err)
-	}
-	if err := reader.Flush(); err != nil {
-		t.Fatal(err)
-	}
+	subscribeAll(t, reader, "load.>", "", func(*nats.Msg) { received.Add(1) })
 	pub := connect(t, up.ClientURL())
-	payload := make([]byte, 1024)
 	const n = 10_000 // 10 MB: far more than the socket and the connection's queue hold
-	for range n {
-		if err := pub.Publish("load.x", payload); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := pub.Flush(); err != nil {
-		t.Fatal(err)
-	}
+	publishN(t, pub, "load.x", n, make([]byte, 1024))
 
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)

@@ -16,20 +16,22 @@ type queueSplit struct {
 	Balanced   bool `json:"balanced"`   // every member got at least 30% of its fair share's double: nats-server picks at random, so about an even split
 }
 
-// queueMembers subscribes n nats.go connections to subject in queue group
-// workers, each taking work per message, and counts what each receives.
+// queueMembers counts what each member of queue group workers receives.
 type queueMembers struct {
 	mu     sync.Mutex
 	seen   map[string]int
 	counts []int
 }
 
-func joinQueue(t *testing.T, tg *diffTarget, n int, subject string, work time.Duration) *queueMembers {
+// joinQueue subscribes n nats.go connections to subject in queue group
+// workers, each taking work per message, and returns the connections.
+func joinQueue(t *testing.T, tg *diffTarget, n int, subject string, work time.Duration) (*queueMembers, []*nats.Conn) {
 	t.Helper()
 	q := &queueMembers{seen: map[string]int{}, counts: make([]int, n)}
+	conns := make([]*nats.Conn, n)
 	for i := range n {
-		nc := tg.Connect(t)
-		sub, err := nc.QueueSubscribe(subject, "workers", func(m *nats.Msg) {
+		conns[i] = tg.Connect(t)
+		subscribeAll(t, conns[i], subject, "workers", func(m *nats.Msg) {
 			if work > 0 {
 				time.Sleep(work) // the member's work on the message, not synchronisation
 			}
@@ -38,17 +40,8 @@ func joinQueue(t *testing.T, tg *diffTarget, n int, subject string, work time.Du
 			q.counts[i]++
 			q.mu.Unlock()
 		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := sub.SetPendingLimits(-1, -1); err != nil {
-			t.Fatal(err)
-		}
-		if err := nc.Flush(); err != nil {
-			t.Fatal(err)
-		}
 	}
-	return q
+	return q, conns
 }
 
 // split waits until the group has received want messages, or 10 s have
@@ -107,7 +100,7 @@ func TestDifferential_QueueGroupSplitsTheMessages(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			differential(t, diffOptions{}, func(t *testing.T, tg *diffTarget) queueSplit {
-				q := joinQueue(t, tg, 2, "jobs.run", tc.work)
+				q, _ := joinQueue(t, tg, 2, "jobs.run", tc.work)
 				start := time.Now()
 				publishJobs(t, tg.Pub, "jobs.run", tc.n)
 				s, counts := q.split(tc.n)
@@ -130,32 +123,13 @@ func TestDifferential_QueueMemberThatLeavesLosesNothing(t *testing.T) {
 	differential(t, diffOptions{}, func(t *testing.T, tg *diffTarget) left {
 		received := func(leaver int) int {
 			subject := "jobs.quiet." + strconv.Itoa(leaver)
-			q := &queueMembers{seen: map[string]int{}, counts: make([]int, 2)}
-			var subs [2]*nats.Subscription
-			var conns [2]*nats.Conn
-			for i := range 2 {
-				nc := tg.Connect(t)
-				conns[i] = nc
-				sub, err := nc.QueueSubscribe(subject, "workers", func(m *nats.Msg) {
-					q.mu.Lock()
-					q.seen[string(m.Data)]++
-					q.counts[i]++
-					q.mu.Unlock()
-				})
-				if err != nil {
-					t.Fatal(err)
-				}
-				if err := nc.Flush(); err != nil {
-					t.Fatal(err)
-				}
-				subs[i] = sub
-			}
-			if err := subs[leaver].Unsubscribe(); err != nil {
+			q, conns := joinQueue(t, tg, 2, subject, 0)
+			// The leaver closes its connection with a flush: the server has
+			// the UNSUBs nats.go sends on close before the PONG.
+			if err := conns[leaver].Drain(); err != nil {
 				t.Fatal(err)
 			}
-			if err := conns[leaver].Flush(); err != nil {
-				t.Fatal(err)
-			}
+			waitFor(t, "the leaver to close", conns[leaver].IsClosed)
 			publishJobs(t, tg.Pub, subject, n)
 			s, _ := q.split(n)
 			return s.Delivered

@@ -132,27 +132,11 @@ func TestDifferential_SlowConsumerReconnects(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(nc.Close)
-		sub, err := nc.SubscribeSync("load.>")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := sub.SetPendingLimits(-1, -1); err != nil {
-			t.Fatal(err)
-		}
-		if err := nc.Flush(); err != nil {
-			t.Fatal(err)
-		}
+		sub := subscribeAll(t, nc, "load.>", "", nil)
 
 		d.stop()
-		payload := make([]byte, 1024)
-		for range 10_000 { // 10 MB: more than the sockets and the server hold for one client
-			if err := tg.Pub.Publish("load.x", payload); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if err := tg.Pub.Flush(); err != nil {
-			t.Fatal(err)
-		}
+		// 10 MB: more than the sockets and the server hold for one client.
+		publishN(t, tg.Pub, "load.x", 10_000, make([]byte, 1024))
 		if tg.Natsfan != nil {
 			// The hub has cut the consumer's subscription off for lag; what
 			// natsfan then does with the connection is what this checks.

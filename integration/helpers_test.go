@@ -124,6 +124,46 @@ func publishAll(t testing.TB, nc *nats.Conn, msgs ...*nats.Msg) {
 	}
 }
 
+// publishN publishes n messages of payload on subject and flushes, so the
+// server has them all.
+func publishN(t testing.TB, nc *nats.Conn, subject string, n int, payload []byte) {
+	t.Helper()
+	for range n {
+		if err := nc.Publish(subject, payload); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// subscribeAll subscribes nc to subject (in queue group queue, unless
+// empty) with cb, or synchronously for a nil cb, without nats.go's pending
+// limits, so that the client drops nothing of a burst, and flushes, so that
+// the server has the subscription.
+func subscribeAll(t testing.TB, nc *nats.Conn, subject, queue string, cb nats.MsgHandler) *nats.Subscription {
+	t.Helper()
+	var sub *nats.Subscription
+	var err error
+	switch {
+	case cb == nil:
+		sub, err = nc.QueueSubscribeSync(subject, queue)
+	default:
+		sub, err = nc.QueueSubscribe(subject, queue, cb)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sub.SetPendingLimits(-1, -1); err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	return sub
+}
+
 // msg builds a message with a header carrying its index.
 func msg(subject string, i int) *nats.Msg {
 	m := nats.NewMsg(subject)

@@ -263,13 +263,7 @@ func TestSocket_OneMessageForManySubscriptionsStaysWithinTheLimit(t *testing.T) 
 	pub := connect(t, up.ClientURL())
 	publishAll(t, pub, &nats.Msg{Subject: "foo.x", Data: make([]byte, size)}, &nats.Msg{Subject: "foo.x", Data: make([]byte, size)})
 	waitFor(t, "both messages to be ingested", func() bool { return sc.hub.Stats().Streams[0].Received == 2 })
-	last := -1
-	waitFor(t, "the socket to fill", func() bool {
-		now := socketInQueue(t, rc)
-		full := now == last && now > 0
-		last = now
-		return full
-	})
+	waitSocketFull(t, rc)
 	held := int64(heapAfterGC()) - int64(before)
 	t.Logf("%d subscriptions of a connection that does not read, 2 messages of %d KiB: the heap grew by %d KiB",
 		subs, size>>10, held>>10)

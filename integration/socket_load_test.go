@@ -213,16 +213,7 @@ func TestSocket_StuckConsumerIsCutOffAndMemoryStaysBounded(t *testing.T) {
 	stuck.send(t, "CONNECT {\"verbose\":false}\r\nSUB load.> 1\r\n")
 	reader := dialSocket(t, sc.path)
 	var count atomic.Int64
-	readerSub, err := reader.Subscribe("load.>", func(*nats.Msg) { count.Add(1) })
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := readerSub.SetPendingLimits(-1, -1); err != nil {
-		t.Fatal(err)
-	}
-	if err := reader.Flush(); err != nil {
-		t.Fatal(err)
-	}
+	subscribeAll(t, reader, "load.>", "", func(*nats.Msg) { count.Add(1) })
 	waitSubscribers(t, sc, 2)
 
 	// Publish in rounds smaller than the lag limit, each once the reading
@@ -282,16 +273,7 @@ func TestSocket_AConsumerThatReadsIsNotStuck(t *testing.T) {
 	rc := dialRaw(t, sc.path)
 	rc.send(t, "CONNECT {\"verbose\":false}\r\nSUB load.x 1\r\n")
 	rc.pingPong(t)
-	payload := make([]byte, size)
-	pub := connect(t, up.ClientURL())
-	for range n {
-		if err := pub.Publish("load.x", payload); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := pub.Flush(); err != nil {
-		t.Fatal(err)
-	}
+	publishN(t, connect(t, up.ClientURL()), "load.x", n, make([]byte, size))
 
 	// 16 KiB every 20 ms, about 800 KB/s: a 512 KiB write takes 0.6 s.
 	pace := time.NewTicker(20 * time.Millisecond) // the reader's pace, not synchronisation
@@ -322,16 +304,8 @@ func TestSocket_AConsumerThatTakesNothingIsCutAtTheWriteDeadline(t *testing.T) {
 	rc := dialRaw(t, sc.path)
 	rc.send(t, "CONNECT {\"verbose\":false}\r\nSUB load.x 1\r\n")
 	rc.pingPong(t)
-	pub := connect(t, up.ClientURL())
-	payload := make([]byte, 1024)
-	for range 2000 { // 2 MB: more than the socket and the queue hold, well within the lag limit
-		if err := pub.Publish("load.x", payload); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := pub.Flush(); err != nil {
-		t.Fatal(err)
-	}
+	// 2 MB: more than the socket and the queue hold, well within the lag limit.
+	publishN(t, connect(t, up.ClientURL()), "load.x", 2000, make([]byte, 1024))
 	waitFor(t, "the stuck consumer to be cut off", func() bool {
 		return sc.srv.Stats().Closed[fanout.CloseSlowConsumer] == 1
 	})
@@ -349,16 +323,8 @@ func TestSocket_AQueueGroupOverSeveralStreamsIsCutOffAtItsLagLimit(t *testing.T)
 	rc := dialRaw(t, sc.path)
 	rc.send(t, "CONNECT {\"verbose\":false}\r\nSUB > workers 1\r\n")
 	rc.pingPong(t)
-	pub := connect(t, up.ClientURL())
-	payload := make([]byte, 1024)
-	for range 3000 { // 3 MB: more than the socket and the queue hold, and far past the lag limit
-		if err := pub.Publish("a.x", payload); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := pub.Flush(); err != nil {
-		t.Fatal(err)
-	}
+	// 3 MB: more than the socket and the queue hold, and far past the lag limit.
+	publishN(t, connect(t, up.ClientURL()), "a.x", 3000, make([]byte, 1024))
 	waitFor(t, "the member to be cut off", func() bool {
 		return sc.srv.Stats().Closed[fanout.CloseSlowConsumer] == 1
 	})

@@ -272,15 +272,7 @@ func TestSocket_DeliveredCountsWhatReachedTheSocket(t *testing.T) {
 		return msgs
 	}()...)
 
-	// Wait until natsfan can write no more: what the socket holds for the
-	// client stops growing.
-	last := -1
-	waitFor(t, "the socket to fill", func() bool {
-		now := socketInQueue(t, rc)
-		full := now == last && now > 0
-		last = now
-		return full
-	})
+	waitSocketFull(t, rc)
 	delivered := sc.srv.Stats().Delivered
 	if held := socketInQueue(t, rc) / frame; int(delivered) > held {
 		t.Errorf("%d messages counted as delivered while the socket holds %d: the rest are still queued in natsfan", delivered, held)
@@ -296,6 +288,19 @@ func TestSocket_DeliveredCountsWhatReachedTheSocket(t *testing.T) {
 		}
 	}
 	waitFor(t, "every message to count as delivered", func() bool { return sc.srv.Stats().Delivered == n })
+}
+
+// waitSocketFull waits until natsfan can write no more to rc: what rc's
+// socket holds for it to read has stopped growing.
+func waitSocketFull(t *testing.T, rc *rawClient) {
+	t.Helper()
+	last := -1
+	waitFor(t, "the socket to fill", func() bool {
+		now := socketInQueue(t, rc)
+		full := now == last && now > 0
+		last = now
+		return full
+	})
 }
 
 // socketInQueue returns how many bytes wait in rc's socket for it to read.
