@@ -57,7 +57,6 @@ type conn struct {
 	subs    map[string]*connSub // by sid
 	feeds   map[*Stream]*feed   // one per stream the plain subscriptions read
 	waiters []*queueGroup       // groups waiting for room in out
-	targets []*connSub          // scratch for deliver: the SUBs a message goes to
 	client  clientInfo          // from CONNECT, for monitoring
 	reason  string              // why it closed: a Close* constant, or closeWriteDeadline
 

@@ -23,7 +23,8 @@ import (
 // entry keeps the stream's sequence number at the time of the SUB, and
 // only later messages match it.
 type feed struct {
-	sub *Subscription // the whole stream, read by the feed's goroutine
+	sub     *Subscription // the whole stream, read by the feed's goroutine
+	targets []*connSub    // scratch for deliver, owned by the feed's goroutine: deliver may wait for room in the middle of it
 
 	// Guarded by conn.mu.
 	all   []feedEntry            // SUBs whose subject covers the whole stream: every message matches
@@ -157,11 +158,11 @@ func (c *conn) deliver(f *feed, m *Msg) bool {
 	headers := c.headers.Load()
 	c.mu.Lock()
 	for m != nil {
-		targets := f.match(m, c.targets[:0])
+		targets := f.match(m, f.targets[:0])
 		for _, cs := range targets {
 			if c.out.full() {
 				if err := c.waitRoomLocked(f); err != nil {
-					c.targets = targets[:0]
+					f.targets = targets[:0]
 					c.mu.Unlock()
 					c.feedEnded(f, err)
 					return false
@@ -175,7 +176,7 @@ func (c *conn) deliver(f *feed, m *Msg) bool {
 				c.removeSubLocked(cs) // UNSUB's maximum reached
 			}
 		}
-		c.targets = targets[:0]
+		f.targets = targets[:0]
 		if c.closed || f.empty() {
 			break
 		}

@@ -273,3 +273,54 @@ func TestSocket_OneMessageForManySubscriptionsStaysWithinTheLimit(t *testing.T) 
 		t.Errorf("the heap grew by %d KiB, want at most 2 MiB", held>>10)
 	}
 }
+
+// TestSocket_ManySubscriptionsOnTwoStreamsEachGetEveryMessageOnce has one
+// connection hold 100 SUBs on each of two configured subjects and read
+// slowly: each message is more than the connection's queue holds, so both
+// streams' deliveries wait for room in the middle of a message, at the
+// same time. Every SUB must still get every message of its subject once,
+// in order.
+func TestSocket_ManySubscriptionsOnTwoStreamsEachGetEveryMessageOnce(t *testing.T) {
+	const subs, msgs, size = 100, 20, 4 << 10
+	up := startServer(t, -1)
+	sc := startSocketSidecar(t, up.ClientURL(), []string{"a.>", "b.>"}, fanout.ServerConfig{})
+	rc := dialRaw(t, sc.path)
+	var b strings.Builder
+	b.WriteString("CONNECT {\"verbose\":false}\r\n")
+	for i := range subs {
+		fmt.Fprintf(&b, "SUB a.x %d\r\nSUB b.x %d\r\n", 2*i, 2*i+1)
+	}
+	rc.send(t, b.String())
+	rc.pingPong(t)
+
+	pub := connect(t, up.ClientURL())
+	for i := range msgs {
+		for _, subject := range []string{"a.x", "b.x"} {
+			payload := []byte(fmt.Sprintf("%s %0*d", subject, size-len(subject)-1, i))
+			if err := pub.Publish(subject, payload); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := pub.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	next := make([]int, 2*subs) // the index each sid expects next
+	for got := 0; got < 2*subs*msgs; got++ {
+		var subject string
+		var sid, n int
+		if _, err := fmt.Sscanf(rc.line(t), "MSG %s %d %d", &subject, &sid, &n); err != nil {
+			t.Fatalf("after %d messages: %v", got, err)
+		}
+		payload := rc.line(t)
+		var pubSubject string
+		var i int
+		if _, err := fmt.Sscanf(payload, "%s %d", &pubSubject, &i); err != nil || pubSubject != subject {
+			t.Fatalf("sid %d got %.20q… on %s", sid, payload, subject)
+		}
+		if want := []string{"a.x", "b.x"}[sid%2]; subject != want || i != next[sid] {
+			t.Fatalf("sid %d got %s #%d, want %s #%d", sid, subject, i, want, next[sid])
+		}
+		next[sid]++
+	}
+}
