@@ -338,23 +338,31 @@ func (c *conn) write() {
 // send writes iov to the client. The write deadline bounds the time the
 // client takes no byte at all, not the whole write: a client that reads,
 // however slowly, is not stuck (a flight can be 512 KiB, which a busy
-// reader may well take longer than the deadline to drain). A write that
-// times out goes on when it wrote something, or when the client took some
-// of what the socket held for it meanwhile (unsent). It returns how many
-// bytes were written.
+// reader may well take longer than the deadline to drain). The write goes
+// on in windows of half the deadline; after one that times out, the client
+// has made progress if the write got further, or if the socket holds less
+// for it than after the window before (unsent: the kernel wakes a blocked
+// writer only once much of a socket's buffer has drained). Only a write
+// that blocks asks the kernel. It returns how many bytes were written.
 func (c *conn) send(iov *net.Buffers) (int64, error) {
+	deadline := c.srv.cfg.WriteDeadline
 	var written int64
+	progress := time.Now()
+	held := -1 // what the socket held for the client after the last window; -1: not known
 	for {
-		before := unsent(c.nc)
-		_ = c.nc.SetWriteDeadline(time.Now().Add(c.srv.cfg.WriteDeadline))
+		_ = c.nc.SetWriteDeadline(time.Now().Add(deadline / 2))
 		n, err := iov.WriteTo(c.nc)
 		written += n
 		var ne net.Error
 		if err == nil || len(*iov) == 0 || !errors.As(err, &ne) || !ne.Timeout() {
 			return written, err
 		}
-		after := unsent(c.nc)
-		if read := before >= 0 && after >= 0 && after < before+int(n); !read && n == 0 {
+		now := unsent(c.nc)
+		if n > 0 || held >= 0 && now >= 0 && now < held+int(n) {
+			progress = time.Now()
+		}
+		held = now
+		if time.Since(progress) >= deadline {
 			return written, err // the client took nothing for the whole deadline
 		}
 	}
