@@ -225,9 +225,15 @@ func (s *Server) Connz(opts ConnzOptions) (*Connz, error) {
 		m, b := g.sub.Lag()
 		groupLags[g.key] = lag{m, b}
 	}
+	// Sort and page on what every connection has, then list the
+	// subscriptions of the page only: a request for one connection's
+	// details must not build every connection's.
 	infos := make([]*ConnInfo, 0, len(conns)+len(gone))
+	live := make(map[*ConnInfo]*conn, len(conns))
 	for _, c := range conns {
-		infos = append(infos, c.connInfo(cz.Now, opts, groupLags))
+		ci := c.connInfo(cz.Now, groupLags)
+		infos = append(infos, ci)
+		live[ci] = c
 	}
 	for i := range gone {
 		infos = append(infos, gone[i].connInfo())
@@ -237,6 +243,13 @@ func (s *Server) Connz(opts ConnzOptions) (*Connz, error) {
 	hi := lo + min(opts.Limit, len(infos)-lo)
 	cz.Conns = infos[lo:hi]
 	cz.NumConns = len(cz.Conns)
+	if opts.Subscriptions || opts.SubscriptionsDetail {
+		for _, ci := range cz.Conns {
+			if c := live[ci]; c != nil {
+				c.listSubs(ci, opts, groupLags)
+			}
+		}
+	}
 	return cz, nil
 }
 
@@ -249,8 +262,9 @@ func (s *Server) groupsLocked() []*queueGroup {
 	return groups
 }
 
-// connInfo describes c at now. groupLags are the lags of the queue groups.
-func (c *conn) connInfo(now time.Time, opts ConnzOptions, groupLags map[queueKey]lag) *ConnInfo {
+// connInfo describes c at now, without its subscriptions (listSubs).
+// groupLags are the lags of the queue groups.
+func (c *conn) connInfo(now time.Time, groupLags map[queueKey]lag) *ConnInfo {
 	ip, port := addrOf(c.nc.RemoteAddr())
 	ci := &ConnInfo{
 		Cid:          c.id,
@@ -275,28 +289,30 @@ func (c *conn) connInfo(now time.Time, opts ConnzOptions, groupLags map[queueKey
 	ci.Name, ci.Lang, ci.Version = c.client.name, c.client.lang, c.client.version
 
 	var furthest lag
-	feedLags := make([]lag, len(streams)) // by stream index
+	feedLags := c.feedLagsLocked(streams)
 	for i, st := range streams {
-		f := c.feeds[st]
-		if f == nil {
+		if c.feeds[st] == nil {
 			continue
 		}
-		m, b := f.sub.Lag()
-		feedLags[i] = lag{m, b}
-		ci.Readers = append(ci.Readers, ReaderLag{Stream: st.pattern, LagMsgs: m, LagBytes: b})
+		ci.Readers = append(ci.Readers, ReaderLag{Stream: st.pattern, LagMsgs: feedLags[i].msgs, LagBytes: feedLags[i].bytes})
 		if feedLags[i].more(furthest) {
 			furthest = feedLags[i]
 		}
 	}
 	first := len(ci.Readers)
+	var seen map[queueKey]bool
 	for _, cs := range c.subs {
 		if cs.queue == "" {
 			continue
 		}
 		key := queueKey{cs.subject, cs.queue}
-		if slices.ContainsFunc(ci.Readers[first:], func(r ReaderLag) bool { return r.Queue == key.queue && r.Subject == key.subject }) {
+		if seen[key] {
 			continue
 		}
+		if seen == nil {
+			seen = make(map[queueKey]bool)
+		}
+		seen[key] = true
 		l := groupLags[key]
 		ci.Readers = append(ci.Readers, ReaderLag{Queue: key.queue, Subject: key.subject, LagMsgs: l.msgs, LagBytes: l.bytes})
 		if l.more(furthest) {
@@ -307,26 +323,46 @@ func (c *conn) connInfo(now time.Time, opts ConnzOptions, groupLags map[queueKey
 		return cmp.Or(cmp.Compare(a.Subject, b.Subject), cmp.Compare(a.Queue, b.Queue))
 	})
 	ci.LagMsgs, ci.LagBytes = furthest.msgs, furthest.bytes
+	return ci
+}
 
-	switch {
-	case opts.SubscriptionsDetail:
-		ci.SubsDetail = make([]SubDetail, 0, len(c.subs))
-		for _, cs := range c.subs {
-			ci.SubsDetail = append(ci.SubsDetail, cs.detail(streams, feedLags, groupLags))
-		}
-		slices.SortFunc(ci.SubsDetail, func(a, b SubDetail) int { return compareSids(a.Sid, b.Sid) })
-	case opts.Subscriptions:
-		subs := make([]*connSub, 0, len(c.subs))
-		for _, cs := range c.subs {
-			subs = append(subs, cs)
-		}
-		slices.SortFunc(subs, func(a, b *connSub) int { return compareSids(a.sid, b.sid) })
-		ci.Subs = make([]string, len(subs))
-		for i, cs := range subs {
-			ci.Subs[i] = cs.subject
+// feedLagsLocked returns how far c's feed of each stream is behind, by
+// stream index. c.mu must be held.
+func (c *conn) feedLagsLocked(streams []*Stream) []lag {
+	lags := make([]lag, len(streams))
+	for i, st := range streams {
+		if f := c.feeds[st]; f != nil {
+			m, b := f.sub.Lag()
+			lags[i] = lag{m, b}
 		}
 	}
-	return ci
+	return lags
+}
+
+// listSubs fills in ci's subscriptions, as opts asks: copied under c.mu,
+// described and sorted after it, so that the connection waits no longer
+// than the copy takes.
+func (c *conn) listSubs(ci *ConnInfo, opts ConnzOptions, groupLags map[queueKey]lag) {
+	streams := c.srv.hub.streams
+	c.mu.Lock()
+	feedLags := c.feedLagsLocked(streams)
+	subs := make([]connSub, 0, len(c.subs))
+	for _, cs := range c.subs {
+		subs = append(subs, connSub{conn: c, sid: cs.sid, subject: cs.subject, queue: cs.queue, max: cs.max, delivered: cs.delivered})
+	}
+	c.mu.Unlock()
+	slices.SortFunc(subs, func(a, b connSub) int { return compareSids(a.sid, b.sid) })
+	if opts.SubscriptionsDetail {
+		ci.SubsDetail = make([]SubDetail, len(subs))
+		for i := range subs {
+			ci.SubsDetail[i] = subs[i].detail(streams, feedLags, groupLags)
+		}
+		return
+	}
+	ci.Subs = make([]string, len(subs))
+	for i := range subs {
+		ci.Subs[i] = subs[i].subject
+	}
 }
 
 // detail describes cs, whose connection's feeds are feedLags behind, by

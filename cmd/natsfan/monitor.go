@@ -31,6 +31,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/natsfan/natsfan/fanout"
 	"github.com/natsfan/natsfan/ingest"
@@ -41,6 +42,11 @@ type monitor struct {
 	sock   *fanout.Server
 	in     *ingest.Ingester // for the upstream subscriptions; nil: none shown
 	remote bool             // serve callers that are not on loopback too
+
+	// busy lets one snapshot be built and sent at a time: a snapshot of
+	// every subscription can take tens of MiB, which callers must not be
+	// able to multiply by asking at once.
+	busy sync.Mutex
 }
 
 // handler wraps serve with the loopback check and the JSON answer.
@@ -50,6 +56,8 @@ func (m *monitor) handler(serve func(*http.Request) (any, error)) http.Handler {
 			writeText(w, http.StatusForbidden, r.URL.Path+" is served to loopback callers only (natsfan top or curl in the pod, or kubectl port-forward); NATSFAN_HTTP_MONITOR_REMOTE=true serves it to every caller\n")
 			return
 		}
+		m.busy.Lock()
+		defer m.busy.Unlock()
 		v, err := serve(r)
 		if err != nil {
 			writeText(w, http.StatusBadRequest, err.Error())
