@@ -64,12 +64,30 @@ func startHints(cfg *Config, listen, embeddedURL string, natsCLI bool) []hint {
 	if embeddedURL != "" {
 		hints = append(hints,
 			hint{"publish to the embedded NATS server, since natsfan does not take publishes yet",
-				"nats pub -s " + shellQuote(embeddedURL) + " demo.hello hi"})
-		if !natsCLI {
-			hints = append(hints, hint{"the nats CLI is not on PATH; install it with", natsCLIInstall})
-		}
+				"nats pub -s " + shellQuote(embeddedURL) + " " + shellQuote(exampleSubject(subject)) + " hi"})
+	}
+	if !natsCLI && (listen != "" || embeddedURL != "") {
+		hints = append(hints, hint{"the nats CLI is not on PATH; install it with", natsCLIInstall})
 	}
 	return hints
+}
+
+// exampleSubject returns a subject that pattern matches, to publish on:
+// demo.hello for >, and otherwise the pattern with * as x and > as hello.
+func exampleSubject(pattern string) string {
+	if pattern == ">" {
+		return "demo.hello"
+	}
+	tokens := strings.Split(pattern, ".")
+	for i, tok := range tokens {
+		switch tok {
+		case "*":
+			tokens[i] = "x"
+		case ">":
+			tokens[i] = "hello"
+		}
+	}
+	return strings.Join(tokens, ".")
 }
 
 // shellSafe matches words a POSIX shell takes literally.

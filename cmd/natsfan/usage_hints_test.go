@@ -22,6 +22,7 @@ func hintLines(hints []hint) []string {
 
 func TestStartHints(t *testing.T) {
 	embedded := mustLoad(t, nil)
+	embeddedOrders := mustLoad(t, map[string]string{"SUBJECTS": "orders.*.>"})
 	upstreamCfg := mustLoad(t, upstream("SUBJECTS", "orders.>,prices.*", "SOCKET", "/run/my natsfan/s.sock"))
 	for _, tt := range []struct {
 		name        string
@@ -41,9 +42,15 @@ func TestStartHints(t *testing.T) {
 			"publish to the embedded NATS server, since natsfan does not take publishes yet: nats pub -s nats://127.0.0.1:40002 demo.hello hi",
 			"the nats CLI is not on PATH; install it with: go install github.com/nats-io/natscli/nats@latest",
 		}},
-		{"upstream mode with a listener", upstreamCfg, "[::1]:4222", "", false, []string{
+		{"upstream mode with a listener, no nats CLI", upstreamCfg, "[::1]:4222", "", false, []string{
 			"subscribe through natsfan with the nats CLI (or any NATS client at this URL): nats sub -s 'nats://[::1]:4222' 'orders.>'",
 			"or over natsfan's Unix socket: natsfan sub --socket '/run/my natsfan/s.sock' 'orders.>'",
+			"the nats CLI is not on PATH; install it with: go install github.com/nats-io/natscli/nats@latest",
+		}},
+		{"embedded mode with narrower subjects: a subject they match to publish on", embeddedOrders, "127.0.0.1:4222", "nats://127.0.0.1:4223", true, []string{
+			"subscribe through natsfan with the nats CLI (or any NATS client at this URL): nats sub -s nats://127.0.0.1:4222 'orders.*.>'",
+			"or over natsfan's Unix socket: natsfan sub --socket /tmp/natsfan.sock 'orders.*.>'",
+			"publish to the embedded NATS server, since natsfan does not take publishes yet: nats pub -s nats://127.0.0.1:4223 orders.x.hello hi",
 		}},
 		{"upstream mode, socket only", upstreamCfg, "", "", true, []string{
 			"subscribe through natsfan over its Unix socket (nats.go with a custom dialer, as the README's Consuming section shows, or natsfan sub; set NATSFAN_LISTEN for other NATS clients): natsfan sub --socket '/run/my natsfan/s.sock' 'orders.>'",
