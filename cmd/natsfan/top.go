@@ -124,8 +124,10 @@ func parseTopArgs(args, environ []string, stdout, stderr io.Writer) (topArgs, in
 }
 
 // runTop is natsfan top: it prints the table once (--once) or every
-// --interval until SIGINT or SIGTERM (exit status 0), or until natsfan
-// cannot be read (1). args follow "top".
+// --interval until SIGINT or SIGTERM (exit status 0). If natsfan cannot be
+// read at first, or with --once, it exits 1; once a table has been shown, a
+// failed refresh (natsfan restarting, say) is reported and tried again at
+// the next interval. args follow "top".
 func runTop(ctx context.Context, args, environ []string, stdout, stderr io.Writer) int {
 	a, code, done := parseTopArgs(args, environ, stdout, stderr)
 	if done {
@@ -137,20 +139,24 @@ func runTop(ctx context.Context, args, environ []string, stdout, stderr io.Write
 	redraw := isTerminal(stdout) // redraw the screen; elsewhere, one table after another
 	tick := time.NewTicker(a.interval)
 	defer tick.Stop()
-	for {
+	for shown := false; ; {
 		frame, err := topFrame(ctx, client, a)
-		if err != nil {
-			if ctx.Err() != nil {
-				return exitOK
-			}
+		switch {
+		case err != nil && ctx.Err() != nil:
+			return exitOK
+		case err != nil && (a.once || !shown):
 			fmt.Fprintf(stderr, "natsfan top: %v\n", err)
 			return exitFailure
-		}
-		if redraw {
-			io.WriteString(stdout, "\x1b[H\x1b[2J") // home, clear the screen
-		}
-		if _, err := io.WriteString(stdout, frame); err != nil {
-			return exitFailure // stdout is gone: nobody to tell
+		case err != nil: // the last table stays on the screen
+			fmt.Fprintf(stderr, "natsfan top: %v; trying again in %v\n", err, a.interval)
+		default:
+			if redraw {
+				io.WriteString(stdout, "\x1b[H\x1b[2J") // home, clear the screen
+			}
+			if _, err := io.WriteString(stdout, frame); err != nil {
+				return exitFailure // stdout is gone: nobody to tell
+			}
+			shown = true
 		}
 		if a.once {
 			return exitOK

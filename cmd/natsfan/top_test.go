@@ -3,10 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -176,6 +178,43 @@ type frames struct {
 	buf   bytes.Buffer
 	after int
 	done  func()
+}
+
+// TestRunTop_aFailedRefreshIsReportedAndTriedAgain has natsfan fail one
+// refresh, as while its container restarts: top says so and goes on.
+func TestRunTop_aFailedRefreshIsReportedAndTriedAgain(t *testing.T) {
+	m := startMonitoredSidecar(t)
+	m.consumer(t, "reader", "demo.>")
+	var requests atomic.Int32
+	flaky := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/connz" && requests.Add(1) == 2 { // the second refresh
+			http.Error(w, "restarting", http.StatusServiceUnavailable)
+			return
+		}
+		resp, err := http.Get(m.url + r.URL.RequestURI())
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		defer resp.Body.Close()
+		w.WriteHeader(resp.StatusCode)
+		io.Copy(w, resp.Body)
+	}))
+	defer flaky.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	out := &frames{after: 2, done: cancel}
+	var stderr syncBuffer
+	code := run(ctx, []string{"top", "--interval", "10ms", "--url", flaky.URL}, nil, out, &stderr)
+	if code != exitOK {
+		t.Errorf("exit status %d, stderr %q", code, stderr.String())
+	}
+	if n := strings.Count(out.String(), "natsfan at "); n < 2 {
+		t.Errorf("%d tables printed, want 2 or more", n)
+	}
+	if want := "503 Service Unavailable"; !strings.Contains(stderr.String(), want) || !strings.Contains(stderr.String(), "trying again") {
+		t.Errorf("stderr lacks %q and trying again: %s", want, stderr.String())
+	}
 }
 
 func (f *frames) Write(p []byte) (int, error) {
