@@ -271,7 +271,9 @@ func (s *Subscription) tryNext() *Msg {
 		if s.from.filter && !s.matches(m.Subject) {
 			continue
 		}
-		s.delivered.Add(1)
+		if !s.server { // the socket Server counts what it writes
+			s.delivered.Add(1)
+		}
 		return m
 	}
 	return nil

@@ -5,9 +5,7 @@ import (
 	"net/http"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -116,20 +114,6 @@ func serverOf(t *testing.T, command []string) string {
 	return command[i+1]
 }
 
-// metricValue returns the value of the sample named (with its labels) in a
-// Prometheus text exposition, or -1.
-func metricValue(body, sample string) float64 {
-	m := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(sample) + ` (\S+)$`).FindStringSubmatch(body)
-	if m == nil {
-		return -1
-	}
-	v, err := strconv.ParseFloat(m[1], 64)
-	if err != nil {
-		return -1
-	}
-	return v
-}
-
 // TestBinary_FirstRunLogNamesCommandsThatGoThroughNatsfan follows the
 // start log of embedded mode with a nats.go client: the subscribe command
 // names natsfan's own TCP listener (not the embedded server), the publish
@@ -186,8 +170,8 @@ func TestBinary_FirstRunLogNamesCommandsThatGoThroughNatsfan(t *testing.T) {
 	}
 	waitFor(t, "natsfan's metrics to count the delivery", func() bool {
 		_, body := probe(r.metrics)
-		return metricValue(body, `natsfan_messages_received_total{stream=">"}`) >= 1 &&
-			metricValue(body, "natsfan_messages_delivered_total") == 1
+		return metricSum(t, body, `natsfan_messages_received_total{stream=">"}`) >= 1 &&
+			metricSum(t, body, "natsfan_messages_delivered_total") == 1
 	})
 }
 
@@ -252,7 +236,7 @@ func TestBinary_FirstRunWithTheNatsCLI(t *testing.T) {
 	})
 	waitFor(t, "nats sub's subscription to reach natsfan", func() bool {
 		_, body := probe(r.metrics)
-		return metricValue(body, "natsfan_consumers") == 1
+		return metricSum(t, body, "natsfan_consumers") == 1
 	})
 
 	pub := exec.Command(natsCLI, r.pub[1:]...)
@@ -274,6 +258,6 @@ func TestBinary_FirstRunWithTheNatsCLI(t *testing.T) {
 	}
 	waitFor(t, "natsfan's metrics to count the delivery", func() bool {
 		_, body := probe(r.metrics)
-		return metricValue(body, "natsfan_messages_delivered_total") == 1
+		return metricSum(t, body, "natsfan_messages_delivered_total") == 1
 	})
 }

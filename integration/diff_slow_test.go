@@ -1,11 +1,8 @@
 package integration
 
 import (
-	"io"
 	"net"
 	"net/http"
-	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -73,27 +70,11 @@ func (c *gatedConn) Read(b []byte) (int, error) {
 // metric returns the sum of a natsfan metric's samples, 0 if it has none.
 func metric(t *testing.T, tg *diffTarget, name string) float64 {
 	t.Helper()
-	resp, err := http.Get(tg.HTTP + "/metrics")
-	if err != nil {
-		t.Fatal(err)
+	code, body := probe(tg.HTTP + "/metrics")
+	if code != http.StatusOK {
+		t.Fatalf("/metrics: %d %s", code, body)
 	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sum := 0.0
-	for _, line := range strings.Split(string(body), "\n") {
-		if rest, ok := strings.CutPrefix(line, name); ok && (strings.HasPrefix(rest, " ") || strings.HasPrefix(rest, "{")) {
-			f := strings.Fields(rest)
-			v, err := strconv.ParseFloat(f[len(f)-1], 64)
-			if err != nil {
-				t.Fatalf("metric line %q: %v", line, err)
-			}
-			sum += v
-		}
-	}
-	return sum
+	return metricSum(t, body, name)
 }
 
 // TestDifferential_SlowConsumerReconnects stops a nats.go consumer from

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -122,6 +123,27 @@ func publishAll(t testing.TB, nc *nats.Conn, msgs ...*nats.Msg) {
 	if err := nc.Flush(); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// metricSum returns the sum of the samples of a Prometheus text exposition
+// that selector names: a metric name (every sample of it, whatever its
+// labels) or a name with its labels (that sample); 0 if there are none.
+func metricSum(t testing.TB, body, selector string) float64 {
+	t.Helper()
+	sum := 0.0
+	for _, line := range strings.Split(body, "\n") {
+		rest, ok := strings.CutPrefix(line, selector)
+		if !ok || !strings.HasPrefix(rest, " ") && !strings.HasPrefix(rest, "{") {
+			continue
+		}
+		f := strings.Fields(rest)
+		v, err := strconv.ParseFloat(f[len(f)-1], 64)
+		if err != nil {
+			t.Fatalf("metric line %q: %v", line, err)
+		}
+		sum += v
+	}
+	return sum
 }
 
 // publishN publishes n messages of payload on subject and flushes, so the
