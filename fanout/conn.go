@@ -36,8 +36,9 @@ type conn struct {
 	cancel context.CancelFunc
 
 	// Owned by run.
-	parser  protocol.Parser
-	verbose bool
+	parser    protocol.Parser
+	verbose   bool
+	unflushed bool // a SUB subscribed upstream since the last PONG (publish.go)
 
 	headers  atomic.Bool   // the client handles HMSG
 	pingsOut atomic.Int32  // PINGs sent and not answered
@@ -50,15 +51,16 @@ type conn struct {
 	inMsgs     atomic.Uint64 // PUBs received (and refused, as nats-server counts them)
 	inBytes    atomic.Uint64
 
-	mu      sync.Mutex    // guards everything below
-	room    chan struct{} // made by one who waits for room in out; closed when the writer takes out, or on close
-	out     outbound      // frames queued for the client
-	closed  bool
-	subs    map[string]*connSub // by sid
-	feeds   map[*Stream]*feed   // one per stream the plain subscriptions read
-	waiters []*queueGroup       // groups waiting for room in out
-	client  clientInfo          // from CONNECT, for monitoring
-	reason  string              // why it closed: a Close* constant, or closeWriteDeadline
+	mu           sync.Mutex    // guards everything below
+	room         chan struct{} // made by one who waits for room in out; closed when the writer takes out, or on close
+	out          outbound      // frames queued for the client
+	closed       bool
+	subs         map[string]*connSub // by sid
+	feeds        map[*Stream]*feed   // one per stream the plain subscriptions read
+	waiters      []*queueGroup       // groups waiting for room in out
+	client       clientInfo          // from CONNECT, for monitoring
+	noResponders bool                // the client asked for no-responders status messages
+	reason       string              // why it closed: a Close* constant, or closeWriteDeadline
 
 	feedsRunning sync.WaitGroup
 }
@@ -78,6 +80,7 @@ func newConn(s *Server, nc net.Conn, id uint64) *conn {
 		subs:   make(map[string]*connSub),
 		feeds:  make(map[*Stream]*feed),
 	}
+	_, c.parser.MaxPayload = s.upstreamInfo()
 	c.lastActive.Store(c.start.UnixNano())
 	return c
 }
@@ -171,7 +174,7 @@ func (c *conn) handle(cmd *protocol.Command) error {
 	case protocol.OpConnect:
 		return c.handleConnect(cmd)
 	case protocol.OpPing:
-		return c.queue(protocol.AppendPong)
+		return c.pong()
 	case protocol.OpPong:
 		c.pingsOut.Store(0)
 	case protocol.OpSub:
@@ -180,9 +183,7 @@ func (c *conn) handle(cmd *protocol.Command) error {
 		c.unsubscribe(cmd.SID, cmd.Max)
 		return c.ok()
 	case protocol.OpPub, protocol.OpHPub:
-		c.inMsgs.Add(1)
-		c.inBytes.Add(uint64(len(cmd.Payload)))
-		return c.queueErr(protocol.PublishViolation(cmd.Subject))
+		return c.publish(cmd)
 	case protocol.OpErr:
 		c.closeWith(CloseClient, "")
 		return errClose
@@ -205,6 +206,7 @@ func (c *conn) handleConnect(cmd *protocol.Command) error {
 	c.headers.Store(info.Headers)
 	c.mu.Lock()
 	c.client = clientInfo{name: info.Name, lang: info.Lang, version: info.Version}
+	c.noResponders = info.NoResponders
 	c.mu.Unlock()
 	c.log.Debug("client connected", zap.Stringer("connect", info))
 	return c.ok()

@@ -3,21 +3,25 @@ package fanout
 import (
 	"errors"
 
+	"go.uber.org/zap"
+
 	"github.com/natsfan/natsfan/fanout/protocol"
 	"github.com/natsfan/natsfan/subjects"
 )
 
-// connSub is one SUB of a connection. A plain subscription is an entry in
-// the feed of every stream its subject overlaps (feed.go); a queue
-// subscription is a member of its queue group (queue_group.go). Neither
-// has a goroutine or a hub reader of its own, so that an idle SUB costs a
-// few hundred bytes.
+// connSub is one SUB of a connection. What the hub buffers it reads as an
+// entry in the feed of every stream its subject overlaps (feed.go), or, in
+// a queue group, as a member of the group (queue_group.go); what the hub
+// does not buffer, as a member of an interest (interest.go), when the
+// server has an Upstream. None of these gives it a goroutine or a hub
+// reader of its own, so that an idle SUB costs a few hundred bytes.
 type connSub struct {
-	conn    *conn
-	sid     string
-	subject string
-	queue   string      // the queue group's name; "" for a plain subscription
-	group   *queueGroup // set by joinQueue, under Server.mu
+	conn     *conn
+	sid      string
+	subject  string
+	queue    string      // the queue group's name; "" for a plain subscription
+	group    *queueGroup // set by joinQueue, under Server.mu
+	interest *interest   // set by joinInterest, under Server.mu
 
 	// Guarded by conn.mu.
 	max       uint64 // deliver this many in all, then unsubscribe; 0: no limit
@@ -38,8 +42,10 @@ func (c *conn) subscribe(subject, queue, sid string) error {
 	if err := subjects.ValidatePattern(subject); err != nil {
 		return c.queueErr(protocol.TextInvalidSubject)
 	}
-	streams := c.srv.streamsFor(subject)
-	if len(streams) == 0 {
+	s := c.srv
+	streams := s.streamsFor(subject)
+	onInterest := s.cfg.Upstream != nil && !s.bufferedWhole(subject, streams)
+	if !s.maySubscribe(subject) || len(streams) == 0 && !onInterest {
 		return c.queueErr(protocol.SubscribeViolation(subject, queue))
 	}
 
@@ -50,7 +56,7 @@ func (c *conn) subscribe(subject, queue, sid string) error {
 	}
 	// In nats-server's order: the limit, then a SUB that reuses a live sid,
 	// which it answers (+OK in verbose mode) and otherwise ignores.
-	if len(c.subs) >= c.srv.cfg.MaxSubscriptions {
+	if len(c.subs) >= s.cfg.MaxSubscriptions {
 		c.mu.Unlock()
 		return c.queueErr(protocol.TextMaxSubscriptions)
 	}
@@ -58,33 +64,60 @@ func (c *conn) subscribe(subject, queue, sid string) error {
 		c.mu.Unlock()
 		return c.ok()
 	}
-	if !c.srv.reserveSub() {
+	if !s.reserveSub() {
 		c.mu.Unlock()
 		return c.queueErr(protocol.TextMaxSubscriptions)
 	}
 	cs := &connSub{conn: c, sid: sid, subject: subject, queue: queue}
 	c.subs[sid] = cs
-	if queue == "" {
-		err := c.addToFeeds(cs, streams)
-		c.mu.Unlock()
-		if err != nil {
+	if queue == "" && len(streams) > 0 {
+		if err := c.addToFeeds(cs, streams); err != nil {
+			c.mu.Unlock()
 			c.closeWith(CloseServerShutdown, "") // the hub has closed
 			return errClose
 		}
-		return c.ok()
 	}
 	c.mu.Unlock()
-	switch err := c.srv.joinQueue(cs, queueKey{subject, queue}); {
-	case errors.Is(err, errTooManyGroups):
-		c.mu.Lock()
-		c.removeSubLocked(cs)
-		c.mu.Unlock()
-		return c.queueErr(protocol.TextMaxSubscriptions)
-	case err != nil:
-		c.closeWith(CloseServerShutdown, "") // the hub has closed
-		return errClose
+
+	if queue != "" && len(streams) > 0 {
+		switch err := s.joinQueue(cs, queueKey{subject, queue}); {
+		case errors.Is(err, errTooManyGroups):
+			c.dropSub(cs)
+			return c.queueErr(protocol.TextMaxSubscriptions)
+		case err != nil:
+			c.closeWith(CloseServerShutdown, "") // the hub has closed
+			return errClose
+		}
+	}
+	if onInterest {
+		if err := s.joinInterest(cs, queueKey{subject, queue}, len(streams) > 0); err != nil {
+			c.log.Warn("cannot subscribe upstream", zap.String("subject", subject), zap.Error(err))
+			c.dropSub(cs)
+			return c.queueErr(protocol.SubscribeViolation(subject, queue))
+		}
+		c.unflushed = true
 	}
 	return c.ok()
+}
+
+// bufferedWhole reports whether one of streams, those subject overlaps,
+// buffers all that subject matches: the SUB is then served from the hub
+// alone.
+func (s *Server) bufferedWhole(subject string, streams []*Stream) bool {
+	for _, st := range streams {
+		if subjects.Covers(st.pattern, subject) {
+			return true
+		}
+	}
+	return false
+}
+
+// dropSub undoes a SUB that could not be served in full.
+func (c *conn) dropSub(cs *connSub) {
+	c.mu.Lock()
+	c.removeSubLocked(cs)
+	c.mu.Unlock()
+	c.srv.leave(cs)
 }
 
 // unsubscribe answers UNSUB: now, or once max messages have been delivered
@@ -103,14 +136,14 @@ func (c *conn) unsubscribe(sid string, max int) {
 	}
 	c.removeSubLocked(cs)
 	c.mu.Unlock()
-	c.srv.leaveQueue(cs)
+	c.srv.leave(cs)
 }
 
 // removeSubLocked stops deliveries to cs and forgets it: a plain
 // subscription leaves its feeds, and a feed left with no subscription
 // ends. A queue subscription stops receiving at once; its group forgets it
-// in leaveQueue, which the caller calls once it has released conn.mu (or,
-// when the group itself removed it, in dispatch). It must be called with
+// in leave, which the caller calls once it has released conn.mu (or, when
+// the group or interest itself removed it, in dispatch or deliver). It must be called with
 // c.mu held.
 func (c *conn) removeSubLocked(cs *connSub) {
 	if cs.gone {
@@ -142,6 +175,13 @@ func (c *conn) endSubs() {
 	}
 	c.mu.Unlock()
 	for _, cs := range subs {
-		c.srv.leaveQueue(cs)
+		c.srv.leave(cs)
 	}
+}
+
+// leave removes cs, which its connection has removed, from its queue
+// group and its interest, if it has them.
+func (s *Server) leave(cs *connSub) {
+	s.leaveQueue(cs)
+	s.leaveInterest(cs)
 }

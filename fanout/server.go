@@ -1,6 +1,7 @@
 package fanout
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -29,11 +30,23 @@ type ServerConfig struct {
 	MaxSubsTotal     int           // subscriptions of all connections together; 100,000
 	MaxQueueGroups   int           // distinct queue groups (subject and queue name) at once; 1,000
 	MaxControlLine   int           // longest control line a client may send; 4,096
-	MaxPayload       int           // largest PUB a client may send, advertised in INFO; 1 MiB
+	MaxPayload       int           // largest PUB a client may send, advertised in INFO; 0: the upstream's max_payload (1 MiB without an Upstream, or before it first connects)
+	MaxPending       int           // bytes queued for a client past which a message received on interest closes it as a slow consumer; 64 MiB
 	ConnectTimeout   time.Duration // time a client has to send CONNECT; 2s
 	PingInterval     time.Duration // time between the server's PINGs; 30s
 	MaxPingsOut      int           // unanswered PINGs before the connection is stale; 2
 	WriteDeadline    time.Duration // longest a write to a client may take; 10s
+
+	// Upstream, when set, carries what the hub does not buffer: clients'
+	// publishes and requests, and their subscriptions to other subjects
+	// (interest.go, publish.go). Without it, a Server only serves the
+	// hub's streams and refuses PUB.
+	Upstream Upstream
+	// PublishAllow and SubscribeAllow are the subject patterns clients may
+	// publish to and subscribe to; empty means everything. Anything else
+	// is refused with nats-server's permissions violation.
+	PublishAllow   []string
+	SubscribeAllow []string
 }
 
 func (c *ServerConfig) setDefaults() {
@@ -58,7 +71,7 @@ func (c *ServerConfig) setDefaults() {
 	def(&c.MaxSubsTotal, 100_000)
 	def(&c.MaxQueueGroups, 1_000)
 	def(&c.MaxControlLine, protocol.DefaultMaxControlLine)
-	def(&c.MaxPayload, protocol.DefaultMaxPayload)
+	def(&c.MaxPending, 64<<20)
 	def(&c.MaxPingsOut, 2)
 	defDur(&c.ConnectTimeout, 2*time.Second)
 	defDur(&c.PingInterval, 30*time.Second)
@@ -87,12 +100,14 @@ var closeReasons = [...]string{
 // ErrServerClosed is returned by Serve after Shutdown or Close.
 var ErrServerClosed = errors.New("fanout: server closed")
 
-// Server serves the hub's messages to local clients over the NATS client
-// protocol, so that any NATS client library can consume: it speaks INFO,
-// CONNECT, PING/PONG, SUB (with queue groups), UNSUB (with a maximum) and
-// delivers MSG or HMSG. Clients cannot publish: PUB and HPUB are answered
-// with the permissions violation nats-server would send. A subscription to
-// a subject the hub does not ingest is answered the same way.
+// Server serves local clients over the NATS client protocol, so that any
+// NATS client library connects to it as to nats-server: it speaks INFO,
+// CONNECT, PING/PONG, SUB (with queue groups), UNSUB (with a maximum),
+// PUB and HPUB, and delivers MSG or HMSG. A SUB to a subject the hub
+// buffers reads the hub; with an Upstream, a SUB to any other subject
+// subscribes upstream on interest (interest.go), and publishes and
+// requests go upstream (publish.go). Without one, PUB and SUBs outside the
+// hub are answered with the permissions violation nats-server would send.
 //
 // Each connection has a goroutine that reads and parses what the client
 // sends, one that writes, and one per stream its subscriptions read (a
@@ -107,11 +122,12 @@ type Server struct {
 	log *zap.Logger
 	id  string
 
-	mu            sync.Mutex // guards listeners, conns, queues, closedConns, closing, lameDuck
+	mu            sync.Mutex // guards listeners, conns, queues, interests, closedConns, closing, lameDuck
 	listeners     map[net.Listener]struct{}
 	conns         map[*conn]struct{}
 	queues        map[queueKey]*queueGroup
-	closedConns   closedRing // the most recent closes, for /connz (closed.go)
+	interests     map[queueKey]*interest // upstream subscriptions made for clients (interest.go)
+	closedConns   closedRing             // the most recent closes, for /connz (closed.go)
 	closing       bool
 	lameDuck      bool
 	stopped       chan struct{}  // closed when the server stops accepting
@@ -122,9 +138,16 @@ type Server struct {
 	subsAdded atomic.Uint64 // SUBs ever accepted, and removed (UNSUB, or the connection closed)
 	subsGone  atomic.Uint64
 	delivered atomic.Uint64 // messages written to clients' sockets
-	nextID    atomic.Uint64
-	accepted  atomic.Uint64
-	closed    [len(closeReasons)]atomic.Uint64
+
+	published      atomic.Uint64 // PUBs sent upstream, and their headers' and payloads' bytes
+	publishedBytes atomic.Uint64
+	requests       atomic.Uint64 // of them, with a reply subject
+	pubDenied      atomic.Uint64 // PUBs refused: no Upstream, or not in the publish allow-list
+	pubFailed      atomic.Uint64 // PUBs the Upstream could not send or hold, and requests while it was down
+	pubErrLog      logThrottle   // publishes upstream refused
+	nextID         atomic.Uint64
+	accepted       atomic.Uint64
+	closed         [len(closeReasons)]atomic.Uint64
 }
 
 // NewServer returns a Server for hub. Serve starts it on a listener.
@@ -141,9 +164,11 @@ func NewServer(hub *Hub, cfg ServerConfig, log *zap.Logger) *Server {
 		listeners: make(map[net.Listener]struct{}),
 		conns:     make(map[*conn]struct{}),
 		queues:    make(map[queueKey]*queueGroup),
+		interests: make(map[queueKey]*interest),
 		stopped:   make(chan struct{}),
 	}
 	s.closedConns = newClosedRing()
+	s.pubErrLog.every = 10 * time.Second
 	return s
 }
 
@@ -392,28 +417,61 @@ func (s *Server) info(c *conn, lameDuck bool) *protocol.ServerInfo {
 	if addr, ok := c.nc.LocalAddr().(*net.TCPAddr); ok {
 		host, port = addr.IP.String(), addr.Port
 	}
+	version, _ := s.upstreamInfo()
 	return &protocol.ServerInfo{
 		ID:           s.id,
 		Name:         s.cfg.Name,
-		Version:      s.cfg.Version,
+		Version:      version,
 		Proto:        1,
 		GoVersion:    runtime.Version(),
 		Host:         host,
 		Port:         port,
 		Headers:      true,
-		MaxPayload:   int32(s.cfg.MaxPayload),
+		MaxPayload:   int32(c.parser.MaxPayload),
 		ClientID:     c.id,
 		LameDuckMode: lameDuck,
 	}
 }
 
+// upstreamInfo returns the version and the largest payload to advertise in
+// INFO: the upstream server's version, since clients judge by it what the
+// server they talk to can do (JetStream's API among it), and its
+// max_payload, capped by ServerConfig.MaxPayload; the configured ones while
+// upstream has not been reached.
+func (s *Server) upstreamInfo() (version string, maxPayload int) {
+	version, maxPayload = s.cfg.Version, s.cfg.MaxPayload
+	if s.cfg.Upstream == nil {
+		return version, cmp.Or(maxPayload, protocol.DefaultMaxPayload)
+	}
+	upVersion, upMax := s.cfg.Upstream.ServerInfo()
+	if upVersion != "" {
+		version = upVersion
+	}
+	switch {
+	case upMax > 0 && maxPayload > 0:
+		maxPayload = min(maxPayload, upMax)
+	case upMax > 0:
+		maxPayload = upMax
+	case maxPayload == 0:
+		maxPayload = protocol.DefaultMaxPayload
+	}
+	return version, maxPayload
+}
+
 // ServerStats is a snapshot of a Server, for metrics.
 type ServerStats struct {
-	Connections   int               // open now
-	Subscriptions int               // SUBs of every connection, open now
-	Delivered     uint64            // messages written to clients' sockets
-	Accepted      uint64            // accepted since the server started
-	Closed        map[string]uint64 // connections closed, by reason (the Close* constants)
+	Connections    int               // open now
+	Subscriptions  int               // SUBs of every connection, open now
+	Delivered      uint64            // messages written to clients' sockets
+	Interests      int               // upstream subscriptions held for clients' SUBs outside the hub
+	Published      uint64            // PUBs sent upstream
+	PublishedBytes uint64            // their headers' and payloads' bytes
+	Requests       uint64            // of them, with a reply subject
+	PubDenied      uint64            // PUBs refused by the publish allow-list (all of them without an Upstream)
+	PubFailed      uint64            // PUBs refused because the Upstream could not send or hold them, and requests answered with no responders while it was down
+	MaxPayload     int               // the max_payload advertised now
+	Accepted       uint64            // accepted since the server started
+	Closed         map[string]uint64 // connections closed, by reason (the Close* constants)
 }
 
 // Stats returns a snapshot of the server.
@@ -422,15 +480,22 @@ func (s *Server) Stats() ServerStats {
 	n := len(s.conns)
 	s.mu.Unlock()
 	st := ServerStats{
-		Connections:   n,
-		Subscriptions: int(s.subs.Load()),
-		Delivered:     s.delivered.Load(),
-		Accepted:      s.accepted.Load(),
-		Closed:        make(map[string]uint64, len(closeReasons)),
+		Connections:    n,
+		Subscriptions:  int(s.subs.Load()),
+		Delivered:      s.delivered.Load(),
+		Interests:      s.interestsOpen(),
+		Published:      s.published.Load(),
+		PublishedBytes: s.publishedBytes.Load(),
+		Requests:       s.requests.Load(),
+		PubDenied:      s.pubDenied.Load(),
+		PubFailed:      s.pubFailed.Load(),
+		Accepted:       s.accepted.Load(),
+		Closed:         make(map[string]uint64, len(closeReasons)),
 	}
 	for i, r := range closeReasons {
 		st.Closed[r] = s.closed[i].Load()
 	}
+	_, st.MaxPayload = s.upstreamInfo()
 	return st
 }
 

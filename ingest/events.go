@@ -51,8 +51,9 @@ func (in *Ingester) onReconnect(nc *nats.Conn) {
 		s.refused.Store(nil)
 	}
 	var outage time.Duration
-	if since := in.downSince.Load(); since != 0 {
+	if since := in.downSince.Swap(0); since != 0 {
 		outage = time.Since(time.Unix(0, since))
+		in.downTotal.Add(int64(outage))
 	}
 	in.log.Warn("upstream reconnected and resubscribed; messages published upstream while disconnected were not received",
 		zap.String("url", url),
@@ -94,6 +95,12 @@ func (in *Ingester) onError(_ *nats.Conn, sub *nats.Subscription, err error) {
 	case errors.Is(err, nats.ErrSlowConsumer) && sub != nil:
 		s := in.subscription(sub.Subject)
 		if s == nil {
+			// A subscription made for local clients: they miss what is
+			// dropped, counted when it ends and in Stats.
+			if in.errLog.allow(time.Now()) {
+				in.log.Warn("a subscription for local clients fell behind upstream: nats.go is dropping messages beyond the pending limits",
+					zap.String("subject", sub.Subject), zap.String("queue", sub.Queue))
+			}
 			return
 		}
 		// nats.go reports this once each time the subscription starts to

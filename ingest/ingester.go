@@ -22,6 +22,7 @@ const (
 	DefaultPendingBytes    = 256 << 20
 	DefaultMaxBatch        = 256
 	DefaultReconnectWait   = 2 * time.Second
+	DefaultReconnectBuffer = nats.DefaultReconnectBufSize
 )
 
 // startFlushTimeout bounds Start's round trip to the server, as nats.go's
@@ -66,6 +67,12 @@ type Config struct {
 	// ReconnectWait is how long nats.go waits between rounds of reconnect
 	// attempts. Default: DefaultReconnectWait.
 	ReconnectWait time.Duration
+
+	// ReconnectBuffer is how many bytes of local publishes nats.go holds
+	// while the connection is down, to send on reconnect; past it,
+	// Publish fails. Default: DefaultReconnectBuffer. A negative value
+	// holds nothing: Publish fails at once while disconnected.
+	ReconnectBuffer int
 }
 
 func (c Config) withDefaults() Config {
@@ -80,6 +87,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.ReconnectWait <= 0 {
 		c.ReconnectWait = DefaultReconnectWait
+	}
+	if c.ReconnectBuffer == 0 {
+		c.ReconnectBuffer = DefaultReconnectBuffer
 	}
 	return c
 }
@@ -108,14 +118,19 @@ type Ingester struct {
 	closing    atomic.Bool   // set by Close before it closes the connection
 	connClosed chan struct{} // closed by the closed handler, the last to run
 
-	disconnects atomic.Uint64
-	reconnects  atomic.Uint64
-	failures    atomic.Uint64          // failed connection attempts
-	downSince   atomic.Int64           // UnixNano of the last disconnect
-	lastErr     atomic.Pointer[error]  // the last connection error, until connected again
-	url         atomic.Pointer[string] // redacted URL of the server last connected to
-	reconnLog   throttle               // failed connection attempts
-	errLog      throttle               // other asynchronous errors
+	disconnects   atomic.Uint64
+	reconnects    atomic.Uint64
+	failures      atomic.Uint64          // failed connection attempts
+	downSince     atomic.Int64           // UnixNano of the last disconnect
+	lastErr       atomic.Pointer[error]  // the last connection error, until connected again
+	url           atomic.Pointer[string] // redacted URL of the server last connected to
+	downTotal     atomic.Int64           // nanoseconds disconnected, outages that ended
+	serverVersion atomic.Pointer[string] // of the server last connected to
+
+	interests       atomic.Int64  // upstream subscriptions made for local clients (passthrough.go)
+	interestDropped atomic.Uint64 // messages nats.go dropped for them, past the pending limits
+	reconnLog       throttle      // failed connection attempts
+	errLog          throttle      // other asynchronous errors
 }
 
 // New returns an Ingester that will feed streams (at least one) from the
@@ -257,6 +272,10 @@ func (in *Ingester) natsOptions() []nats.Option {
 		nats.RetryOnFailedConnect(true),
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(in.cfg.ReconnectWait),
+		nats.ReconnectBufSize(in.cfg.ReconnectBuffer),
+		// Publish subjects are nats-server's to judge, as for a client
+		// connected to it: it accepts more than nats.go's check does.
+		nats.SkipSubjectValidation(),
 		nats.IgnoreAuthErrorAbort(),
 		func(o *nats.Options) error {
 			// Close waits for the closed handler: it must run.

@@ -1,6 +1,10 @@
 package ingest
 
-import "github.com/nats-io/nats.go"
+import (
+	"time"
+
+	"github.com/nats-io/nats.go"
+)
 
 // Stats is a snapshot of an Ingester, for metrics and logs.
 type Stats struct {
@@ -10,6 +14,14 @@ type Stats struct {
 	// ConnectFailures counts failed connection attempts, at boot and while
 	// reconnecting.
 	ConnectFailures uint64
+	// Disconnected is the time spent in outages (the connection dropped,
+	// until nats.go reconnected), the current one included.
+	Disconnected time.Duration
+	// Interests counts the upstream subscriptions made for local clients
+	// now (Subscribe), and InterestDropped the messages nats.go dropped
+	// for those that ended, past the pending limits.
+	Interests       int
+	InterestDropped uint64
 	Streams         []StreamStats // in the order of the streams given to New
 }
 
@@ -48,7 +60,13 @@ func (in *Ingester) Stats() Stats {
 		Reconnects:      in.reconnects.Load(),
 		Disconnects:     in.disconnects.Load(),
 		ConnectFailures: in.failures.Load(),
+		Disconnected:    time.Duration(in.downTotal.Load()),
+		Interests:       int(in.interests.Load()),
+		InterestDropped: in.interestDropped.Load(),
 		Streams:         make([]StreamStats, len(in.subs)),
+	}
+	if since := in.downSince.Load(); since != 0 {
+		st.Disconnected += time.Since(time.Unix(0, since))
 	}
 	for i, s := range in.subs {
 		ss := StreamStats{

@@ -26,7 +26,22 @@ type socketSidecar struct {
 // port.
 func startSocketSidecar(t testing.TB, url string, patterns []string, cfg fanout.ServerConfig, opts ...fanout.Option) *socketSidecar {
 	t.Helper()
+	return serveSocket(t, startSidecar(t, url, patterns, opts...), cfg)
+}
+
+// startPodSidecar is startSocketSidecar with the ingester as the server's
+// Upstream: clients publish, request and subscribe to any subject through
+// it, as natsfan's binary serves them.
+func startPodSidecar(t testing.TB, url string, patterns []string, cfg fanout.ServerConfig, opts ...fanout.Option) *socketSidecar {
+	t.Helper()
 	sc := startSidecar(t, url, patterns, opts...)
+	cfg.Upstream = sc.in
+	return serveSocket(t, sc, cfg)
+}
+
+// serveSocket starts a socket server for sc.
+func serveSocket(t testing.TB, sc *sidecar, cfg fanout.ServerConfig) *socketSidecar {
+	t.Helper()
 	srv := fanout.NewServer(sc.hub, cfg, zaptest.NewLogger(t))
 	path := filepath.Join(t.TempDir(), "natsfan.sock")
 	unixLn, err := fanout.ListenUnix(path, 0o600)

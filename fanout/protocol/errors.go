@@ -59,6 +59,12 @@ const (
 	// no_responders without headers; the connection is then closed:
 	// nats-server's ErrNoRespondersRequiresHeaders (server/errors.go).
 	TextNoRespondersRequiresHeaders = "no responders requires headers support"
+
+	// TextInvalidHeader answers an HPUB whose headers do not start with
+	// the NATS/1.0 line; the connection is then closed. It is natsfan's
+	// own: nats-server passes headers on as bytes, where natsfan reads
+	// them to publish the message upstream.
+	TextInvalidHeader = "Invalid Message Header"
 )
 
 // nats-server sends no -ERR to a slow consumer: it closes the connection,

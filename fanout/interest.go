@@ -1,0 +1,196 @@
+package fanout
+
+import (
+	"slices"
+	"sync"
+
+	"github.com/natsfan/natsfan/subjects"
+)
+
+// interest is one upstream subscription that a Server holds for its
+// clients' SUBs to a subject it does not buffer: one per distinct subject
+// and queue group, whatever the number of local SUBs on it, made when the
+// first one arrives and ended when the last one leaves (UNSUB, an UNSUB
+// maximum reached, or its connection closing), as a leaf node propagates
+// interest to its hub.
+//
+// Messages are not buffered: the Upstream's goroutine for the subscription
+// puts each one straight into the members' outbound queues. A plain
+// interest gives every member a copy; a queue interest has joined the
+// upstream queue group of the same name, so upstream gives each message to
+// one member in the whole cluster, and if that is this interest, it goes to
+// one local member in turn. A member whose connection has more than
+// ServerConfig.MaxPending queued is closed as a slow consumer, as
+// nats-server closes a client past its max_pending.
+//
+// A SUB whose subject spans buffered and unbuffered subjects (">" when
+// "orders.>" is buffered) reads the buffered part from the hub and the rest
+// through an interest that drops what the hub delivers (partial), so no
+// message arrives twice.
+type interest struct {
+	srv     *Server
+	key     queueKey
+	partial bool   // the subject overlaps the hub's streams: drop their messages here
+	cancel  func() // ends the upstream subscription; set once, under Server.mu
+
+	mu      sync.Mutex // guards members and next; taken before conn.mu
+	members []*connSub
+	next    int // the queue member to offer the next message to first
+}
+
+// deliver hands m, just received upstream, to the members. It runs on the
+// Upstream's goroutine for the subscription, one message at a time.
+func (in *interest) deliver(m *Msg) {
+	if in.partial && in.srv.buffered(m.Subject) {
+		return // the hub has it, and delivers it through the SUB's feed
+	}
+	in.mu.Lock()
+	left := false
+	if in.key.queue == "" {
+		for i := 0; i < len(in.members); {
+			cs := in.members[i]
+			if _, last := cs.conn.pass(cs, m); last {
+				in.members = slices.Delete(in.members, i, i+1)
+				left = true
+				continue
+			}
+			i++
+		}
+	} else {
+		n := len(in.members)
+		for i := range n {
+			k := (in.next + i) % n
+			cs := in.members[k]
+			taken, last := cs.conn.pass(cs, m)
+			if !taken {
+				continue // closed, or cut off: the next member gets it
+			}
+			in.next = k + 1
+			if last {
+				in.members = slices.Delete(in.members, k, k+1)
+				in.next = k
+				left = true
+			}
+			break
+		}
+	}
+	empty := len(in.members) == 0
+	in.mu.Unlock()
+	if left && empty {
+		in.srv.dropInterestIfEmpty(in)
+	}
+}
+
+// pass queues m, a message received through an interest, for cs, and
+// reports whether it did and whether m was the last message cs's UNSUB
+// maximum allowed (cs is then removed from the connection; the interest
+// removes it from its members). Unlike a feed, pass cannot wait for room:
+// nothing holds the message for a client that is behind. A connection with
+// more than MaxPending queued is closed as a slow consumer, as nats-server
+// does, and the message goes to nobody on it. The caller holds the
+// interest's mu.
+func (c *conn) pass(cs *connSub, m *Msg) (taken, last bool) {
+	c.mu.Lock()
+	if c.closed || cs.gone || !c.wants(m) {
+		c.mu.Unlock()
+		return false, false
+	}
+	if c.out.held >= c.srv.cfg.MaxPending {
+		c.mu.Unlock()
+		c.closeWith(CloseSlowConsumer, "")
+		return false, false
+	}
+	c.out.appendMsg(cs.sid, m, c.headers.Load())
+	if cs.count() {
+		c.removeSubLocked(cs)
+		last = true
+	}
+	c.mu.Unlock()
+	c.wake()
+	return true, last
+}
+
+// wants reports whether the client is to receive m: a no-responders status
+// goes only to a client that asked for them in its CONNECT, as nats-server
+// sends it only to those. c.mu must be held.
+func (c *conn) wants(m *Msg) bool {
+	return c.noResponders || !isNoResponders(m)
+}
+
+// buffered reports whether the hub ingests subject.
+func (s *Server) buffered(subject string) bool {
+	for _, st := range s.hub.streams {
+		if subjects.Match(st.pattern, subject) {
+			return true
+		}
+	}
+	return false
+}
+
+// joinInterest makes cs a member of the interest in key, subscribing
+// upstream if it is the first. partial says that the subject overlaps the
+// hub's streams.
+func (s *Server) joinInterest(cs *connSub, key queueKey, partial bool) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	in := s.interests[key]
+	if in != nil {
+		cs.interest = in
+		in.mu.Lock()
+		in.members = append(in.members, cs)
+		in.mu.Unlock()
+		return nil
+	}
+	// The member is in before the subscription exists, so that nothing
+	// upstream delivers finds the interest empty.
+	in = &interest{srv: s, key: key, partial: partial, members: []*connSub{cs}}
+	cancel, err := s.cfg.Upstream.Subscribe(key.subject, key.queue, in.deliver)
+	if err != nil {
+		return err
+	}
+	in.cancel = cancel
+	s.interests[key] = in
+	cs.interest = in
+	return nil
+}
+
+// leaveInterest removes cs, which its connection has removed, from its
+// interest; the last member out ends the upstream subscription.
+func (s *Server) leaveInterest(cs *connSub) {
+	s.mu.Lock()
+	in := cs.interest
+	s.mu.Unlock()
+	if in == nil {
+		return
+	}
+	in.mu.Lock()
+	in.members = slices.DeleteFunc(in.members, func(m *connSub) bool { return m == cs })
+	in.mu.Unlock()
+	s.dropInterestIfEmpty(in)
+}
+
+// dropInterestIfEmpty ends in's upstream subscription if it has no
+// members left. A SUB that arrives afterwards makes a new one.
+func (s *Server) dropInterestIfEmpty(in *interest) {
+	s.mu.Lock()
+	in.mu.Lock()
+	empty := len(in.members) == 0
+	in.mu.Unlock()
+	if empty && s.interests[in.key] == in {
+		delete(s.interests, in.key)
+	} else {
+		empty = false
+	}
+	s.mu.Unlock()
+	if empty {
+		in.cancel()
+	}
+}
+
+// interestsOpen returns how many upstream subscriptions the server holds
+// for its clients now.
+func (s *Server) interestsOpen() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.interests)
+}

@@ -1,0 +1,168 @@
+package fanout
+
+import (
+	"context"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"go.uber.org/zap"
+
+	"github.com/natsfan/natsfan/fanout/protocol"
+	"github.com/natsfan/natsfan/subjects"
+)
+
+// publish answers PUB and HPUB: the message goes upstream, where every
+// subscriber gets it, those of this Server included (their SUBs are
+// upstream as interests, or the hub ingests the subject). Nothing is
+// delivered locally on the side, so each local subscriber gets a
+// message once, and a queue group's member anywhere in the cluster gets
+// it, as from nats-server.
+//
+// A subject the publish allow-list does not match is refused with
+// nats-server's permissions violation, and so is a message the Upstream
+// cannot send or hold for a reconnect. A request (a PUB with a reply
+// subject) while upstream is down gets the no-responders status at once,
+// as a leaf node cut off from its hub answers a request nobody in it
+// serves, rather than a timeout.
+func (c *conn) publish(cmd *protocol.Command) error {
+	c.inMsgs.Add(1)
+	c.inBytes.Add(uint64(len(cmd.Payload)))
+	s := c.srv
+	up := s.cfg.Upstream
+	if up == nil || !s.mayPublish(cmd.Subject) {
+		s.pubDenied.Add(1)
+		return c.queueErr(protocol.PublishViolation(cmd.Subject))
+	}
+	if cmd.Reply != "" && !up.Connected() {
+		s.pubFailed.Add(1)
+		c.noRespondersNow(cmd.Reply)
+		return c.ok()
+	}
+	var header nats.Header
+	if cmd.HeaderSize > 0 {
+		h, err := nats.DecodeHeadersMsg(cmd.Header())
+		if err != nil {
+			c.log.Debug("cannot read the headers of an HPUB", zap.Error(err))
+			c.closeWith(CloseProtocolError, protocol.TextInvalidHeader)
+			return errClose
+		}
+		header = h
+	}
+	if err := up.Publish(cmd.Subject, cmd.Reply, header, cmd.Data()); err != nil {
+		s.pubFailed.Add(1)
+		if s.pubErrLog.allow() {
+			c.log.Warn("cannot publish upstream; the client is told its publish was refused",
+				zap.String("subject", cmd.Subject), zap.Error(err))
+		}
+		return c.queueErr(protocol.PublishViolation(cmd.Subject))
+	}
+	s.published.Add(1)
+	s.publishedBytes.Add(uint64(len(cmd.Payload)))
+	if cmd.Reply != "" {
+		s.requests.Add(1)
+	}
+	return c.ok()
+}
+
+// mayPublish reports whether the publish allow-list lets clients publish
+// to subject. An empty list allows everything.
+func (s *Server) mayPublish(subject string) bool {
+	if len(s.cfg.PublishAllow) == 0 {
+		return true
+	}
+	for _, p := range s.cfg.PublishAllow {
+		if subjects.Match(p, subject) {
+			return true
+		}
+	}
+	return false
+}
+
+// maySubscribe reports whether the subscribe allow-list lets clients
+// subscribe to pattern: some entry must cover all it matches, as
+// nats-server checks a subscription against its permissions. An empty list
+// allows everything.
+func (s *Server) maySubscribe(pattern string) bool {
+	if len(s.cfg.SubscribeAllow) == 0 {
+		return true
+	}
+	for _, p := range s.cfg.SubscribeAllow {
+		if subjects.Covers(p, pattern) {
+			return true
+		}
+	}
+	return false
+}
+
+// noRespondersNow sends the client the status message nats-server sends
+// for a request nobody can answer (HMSG with "NATS/1.0 503" on the reply
+// subject), on each of its subscriptions that reply matches, if it asked
+// for such messages in its CONNECT.
+func (c *conn) noRespondersNow(reply string) {
+	m := &Msg{Subject: reply, Header: nats.Header{statusField: {noRespondersStatus}}, Received: time.Now()}
+	m.rawHeader = encodeHeader(m.Header)
+	c.mu.Lock()
+	if c.closed || !c.noResponders {
+		c.mu.Unlock()
+		return
+	}
+	for _, cs := range c.subs {
+		if !subjects.Match(cs.subject, reply) {
+			continue
+		}
+		c.out.appendMsg(cs.sid, m, true)
+		if cs.count() {
+			c.removeSubLocked(cs)
+			defer c.srv.leave(cs)
+		}
+	}
+	c.mu.Unlock()
+	c.wake()
+}
+
+// noRespondersStatus is the status code of nats-server's answer to a
+// request nobody subscribes to.
+const noRespondersStatus = "503"
+
+// isNoResponders reports whether m is a no-responders status message.
+func isNoResponders(m *Msg) bool {
+	if len(m.Data) != 0 || m.Header == nil {
+		return false
+	}
+	st := m.Header[statusField]
+	return len(st) == 1 && st[0] == noRespondersStatus
+}
+
+// upstreamFlushTimeout bounds the round trip a PING waits for when the
+// client's SUBs made upstream subscriptions: past it the PONG goes anyway.
+const upstreamFlushTimeout = 5 * time.Second
+
+// pong answers PING. After SUBs that subscribed upstream it first waits
+// until upstream has them, so that the PONG means what it means from
+// nats-server: whatever is published from now on reaches the client's
+// subscriptions.
+func (c *conn) pong() error {
+	if c.unflushed {
+		c.unflushed = false
+		if up := c.srv.cfg.Upstream; up.Connected() {
+			ctx, cancel := context.WithTimeout(c.ctx, upstreamFlushTimeout)
+			_ = up.Flush(ctx) // a failure is an outage: the PONG goes anyway
+			cancel()
+		}
+	}
+	return c.queue(protocol.AppendPong)
+}
+
+// logThrottle lets a kind of event be logged at most once an interval, so
+// that a failure that repeats with every message costs one line a while.
+type logThrottle struct {
+	every time.Duration
+	next  atomic.Int64 // unix nanoseconds before which nothing is logged
+}
+
+func (t *logThrottle) allow() bool {
+	now := time.Now().UnixNano()
+	next := t.next.Load()
+	return now >= next && t.next.CompareAndSwap(next, now+int64(t.every))
+}

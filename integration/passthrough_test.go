@@ -1,0 +1,255 @@
+package integration
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/natsfan/natsfan/fanout"
+)
+
+// What natsfan does not buffer it passes through, as a leaf node does:
+// publishes and requests go upstream over its one connection, and a SUB
+// outside NATSFAN_SUBJECTS subscribes upstream while some client wants it.
+
+func TestPassthrough_PublishesReachUpstreamInOrderWithHeaders(t *testing.T) {
+	up := startServer(t, -1)
+	sc := startPodSidecar(t, up.ClientURL(), []string{"orders.>"}, fanout.ServerConfig{})
+	upstream := connect(t, up.ClientURL())
+	const n = 2000
+	got := make(chan *nats.Msg, n)
+	subscribeAll(t, upstream, "svc.>", "", func(m *nats.Msg) { got <- m })
+
+	client := dialSocket(t, sc.path)
+	for i := range n {
+		m := nats.NewMsg("svc." + strconv.Itoa(i%7))
+		m.Reply = "answers"
+		m.Header.Set("N", strconv.Itoa(i))
+		m.Data = []byte(strconv.Itoa(i))
+		if err := client.PublishMsg(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := client.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		select {
+		case m := <-got:
+			if want := strconv.Itoa(i); string(m.Data) != want || m.Header.Get("N") != want || m.Reply != "answers" ||
+				m.Subject != "svc."+strconv.Itoa(i%7) {
+				t.Fatalf("message %d upstream: %s %q reply %q header %v", i, m.Subject, m.Data, m.Reply, m.Header)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("upstream received %d of %d messages", i, n)
+		}
+	}
+	if st := sc.srv.Stats(); st.Published != n {
+		t.Errorf("Stats().Published = %d, want %d", st.Published, n)
+	}
+}
+
+func TestPassthrough_OneUpstreamSubscriptionPerSubjectWhileClientsWantIt(t *testing.T) {
+	up := startServer(t, -1)
+	sc := startPodSidecar(t, up.ClientURL(), []string{"orders.>"}, fanout.ServerConfig{})
+	baseline := up.NumSubscriptions()
+	upstream := connect(t, up.ClientURL())
+
+	var subs []*nats.Subscription
+	var received []chan string
+	for range 3 {
+		nc := dialSocket(t, sc.path)
+		ch := make(chan string, 10)
+		sub, err := nc.Subscribe("events.a", func(m *nats.Msg) { ch <- string(m.Data) })
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := nc.Flush(); err != nil { // the PONG says upstream has the SUB
+			t.Fatal(err)
+		}
+		subs = append(subs, sub)
+		received = append(received, ch)
+	}
+	if n := up.NumSubscriptions() - baseline; n != 1 {
+		t.Errorf("upstream has %d subscriptions for 3 local SUBs on one subject, want 1", n)
+	}
+	if err := upstream.Publish("events.a", []byte("first")); err != nil {
+		t.Fatal(err)
+	}
+	for i, ch := range received {
+		if got := receiveOne(t, ch); got != "first" {
+			t.Fatalf("client %d got %q", i, got)
+		}
+	}
+	for _, sub := range subs {
+		if err := sub.Unsubscribe(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "the upstream subscription to end with the last local one", func() bool {
+		return up.NumSubscriptions() == baseline && sc.srv.Stats().Interests == 0
+	})
+}
+
+func TestPassthrough_UnsubscribeWithMaximumEndsTheUpstreamSubscription(t *testing.T) {
+	up := startServer(t, -1)
+	sc := startPodSidecar(t, up.ClientURL(), []string{"orders.>"}, fanout.ServerConfig{})
+	baseline := up.NumSubscriptions()
+	upstream := connect(t, up.ClientURL())
+	nc := dialSocket(t, sc.path)
+	ch := make(chan string, 10)
+	sub, err := nc.Subscribe("events.b", func(m *nats.Msg) { ch <- string(m.Data) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sub.AutoUnsubscribe(2); err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if err := upstream.Publish("events.b", []byte(strconv.Itoa(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if a, b := receiveOne(t, ch), receiveOne(t, ch); a != "0" || b != "1" {
+		t.Fatalf("got %q, %q", a, b)
+	}
+	waitFor(t, "the upstream subscription to end at the maximum", func() bool {
+		return up.NumSubscriptions() == baseline && sc.srv.Stats().Interests == 0
+	})
+}
+
+func TestPassthrough_RequestsReachRespondersAnywhere(t *testing.T) {
+	up := startServer(t, -1)
+	sc := startPodSidecar(t, up.ClientURL(), []string{"orders.>"}, fanout.ServerConfig{})
+	upstream := connect(t, up.ClientURL())
+	local := dialSocket(t, sc.path)
+	respond := func(nc *nats.Conn, subject, who string) {
+		t.Helper()
+		if _, err := nc.Subscribe(subject, func(m *nats.Msg) { _ = m.Respond([]byte(who + ":" + string(m.Data))) }); err != nil {
+			t.Fatal(err)
+		}
+		if err := nc.Flush(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	respond(upstream, "remote.echo", "remote")
+	respond(local, "local.echo", "local")
+
+	for _, style := range []struct {
+		name string
+		opts []nats.Option
+	}{{"new style", nil}, {"old style", []nats.Option{nats.UseOldRequestStyle()}}} {
+		requester := dialSocket(t, sc.path, style.opts...)
+		for i, c := range []struct{ subject, want string }{
+			{"remote.echo", "remote:x"}, {"local.echo", "local:x"}, {"remote.echo", "remote:x"},
+		} {
+			reply, err := requester.Request(c.subject, []byte("x"), 5*time.Second)
+			if err != nil {
+				t.Fatalf("%s request %d to %s: %v", style.name, i, c.subject, err)
+			}
+			if string(reply.Data) != c.want {
+				t.Fatalf("%s request %d to %s: reply %q, want %q", style.name, i, c.subject, reply.Data, c.want)
+			}
+		}
+		_, err := requester.Request("nobody.home", nil, 5*time.Second)
+		if !errors.Is(err, nats.ErrNoResponders) {
+			t.Fatalf("%s request nobody serves: %v, want nats.ErrNoResponders", style.name, err)
+		}
+	}
+}
+
+func TestPassthrough_SubjectSpanningBufferedAndNotArrivesOnce(t *testing.T) {
+	up := startServer(t, -1)
+	sc := startPodSidecar(t, up.ClientURL(), []string{"orders.>"}, fanout.ServerConfig{})
+	nc := dialSocket(t, sc.path)
+	ch := make(chan string, 100)
+	if _, err := nc.Subscribe(">", func(m *nats.Msg) { ch <- m.Subject + " " + string(m.Data) }); err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	upstream := connect(t, up.ClientURL())
+	want := []string{"orders.1 a", "prices.1 b", "orders.2 c"}
+	for _, w := range want {
+		var subject, data string
+		fmt.Sscan(w, &subject, &data)
+		if err := upstream.Publish(subject, []byte(data)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The buffered part and the rest arrive in no order between them: an
+	// end marker on each says that nothing more is coming.
+	for _, end := range []string{"orders.end", "end"} {
+		if err := upstream.Publish(end, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := map[string]int{}
+	for ends := 0; ends < 2; {
+		s := receiveOne(t, ch)
+		if s == "end " || s == "orders.end " {
+			ends++
+			continue
+		}
+		got[s]++
+	}
+	for _, w := range want {
+		if got[w] != 1 {
+			t.Errorf("%q arrived %d times, want once (all: %v)", w, got[w], got)
+		}
+	}
+}
+
+func TestPassthrough_LocalPublishReachesLocalSubscribersOnce(t *testing.T) {
+	up := startServer(t, -1)
+	sc := startPodSidecar(t, up.ClientURL(), []string{"orders.>"}, fanout.ServerConfig{})
+	sub := dialSocket(t, sc.path)
+	ch := make(chan string, 100)
+	for _, subject := range []string{"orders.new", "events.new"} {
+		if _, err := sub.Subscribe(subject, func(m *nats.Msg) { ch <- m.Subject }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := sub.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	pub := dialSocket(t, sc.path)
+	for _, subject := range []string{"orders.new", "events.new", "orders.new", "events.new"} {
+		if err := pub.Publish(subject, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := pub.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int{}
+	for range 4 {
+		got[receiveOne(t, ch)]++
+	}
+	// Whatever else arrives comes before a marker published afterwards.
+	if err := pub.Publish("events.new", []byte("end")); err != nil {
+		t.Fatal(err)
+	}
+	if s := receiveOne(t, ch); s != "events.new" || got["orders.new"] != 2 || got["events.new"] != 2 {
+		t.Fatalf("got %v then %q: each message should arrive once", got, s)
+	}
+}
+
+func receiveOne(t *testing.T, ch <-chan string) string {
+	t.Helper()
+	select {
+	case s := <-ch:
+		return s
+	case <-time.After(10 * time.Second):
+		t.Fatal("nothing received in 10s")
+		return ""
+	}
+}
