@@ -65,10 +65,12 @@ const (
 // secret ("true": never shown; "userinfo": URLs shown without credentials)
 // are read by this package.
 type Config struct {
-	NATSURL      []string `env:"NATS_URL" group:"Upstream NATS" secret:"userinfo" help:"Upstream NATS server URLs, comma-separated: nats://, tls://, ws://, wss:// URLs or host:port (read as nats://host:port); either may start with token@ or user:password@ (percent-encoded), which are never shown in logs or errors. Empty: embedded mode, where natsfan starts a nats-server inside its own process on 127.0.0.1, for development."`
-	Subjects     []string `env:"SUBJECTS" group:"Upstream NATS" help:"Subject patterns to ingest, comma-separated, with the wildcards * and >; no two may overlap. Required when NATSFAN_NATS_URL is set; > (everything) in embedded mode."`
-	NATSName     string   `env:"NATS_NAME" envDefault:"natsfan" group:"Upstream NATS" help:"Connection name the NATS server shows for natsfan's connection."`
-	EmbeddedPort int      `env:"EMBEDDED_PORT" envDefault:"4223" group:"Upstream NATS" expect:"an integer from 1 to 65535, or -1" help:"Port of the embedded nats-server on 127.0.0.1. Not 4222: that port, where NATS clients and the nats CLI connect by default, is natsfan's own in embedded mode (see NATSFAN_LISTEN), so that they go through natsfan. -1 picks a free port, for this and for natsfan's default TCP listener (the log says which). Embedded mode only."`
+	NATSURL             []string      `env:"NATS_URL" group:"Upstream NATS" secret:"userinfo" help:"Upstream NATS server URLs, comma-separated: nats://, tls://, ws://, wss:// URLs or host:port (read as nats://host:port); either may start with token@ or user:password@ (percent-encoded), which are never shown in logs or errors. Empty: embedded mode, where natsfan starts a nats-server inside its own process on 127.0.0.1, for development."`
+	Subjects            []string      `env:"SUBJECTS" group:"Upstream NATS" help:"Subject patterns to ingest, comma-separated, with the wildcards * and >; no two may overlap. Required when NATSFAN_NATS_URL is set; > (everything) in embedded mode."`
+	NATSName            string        `env:"NATS_NAME" envDefault:"natsfan" group:"Upstream NATS" help:"Connection name the NATS server shows for natsfan's connection."`
+	EmbeddedPort        int           `env:"EMBEDDED_PORT" envDefault:"4223" group:"Upstream NATS" expect:"an integer from 1 to 65535, or -1" help:"Port of the embedded nats-server on 127.0.0.1. Not 4222: that port, where NATS clients and the nats CLI connect by default, is natsfan's own in embedded mode (see NATSFAN_LISTEN), so that they go through natsfan. -1 picks a free port, for this and for natsfan's default TCP listener (the log says which). Embedded mode only."`
+	NATSReconnectWait   time.Duration `env:"NATS_RECONNECT_WAIT" envDefault:"2s" group:"Upstream NATS" expect:"a duration from 10ms to 1m, such as 2s or 250ms" help:"How long nats.go waits between rounds of reconnect attempts after the upstream connection drops; nothing is received from upstream meanwhile."`
+	NATSReconnectBuffer ByteSize      `env:"NATS_RECONNECT_BUFFER" envDefault:"8MiB" group:"Upstream NATS" expect:"0, or a size up to 1GiB, such as 8MiB" help:"Bytes of clients' publishes held while the upstream connection is down, and sent when it is back; past it a PUB is refused with a permissions violation the client sees. A request (a PUB with a reply subject) is not held: while upstream is down it gets the no-responders status at once. 0: hold nothing."`
 
 	NATSCredsFile    string `env:"NATS_CREDS_FILE" group:"Upstream authentication and TLS" help:"Path of a NATS credentials file (user JWT and NKey seed). Not allowed in embedded mode, like every variable of this group."`
 	NATSNKeySeedFile string `env:"NATS_NKEY_SEED_FILE" group:"Upstream authentication and TLS" help:"Path of a file holding an NKey seed."`
@@ -89,7 +91,10 @@ type Config struct {
 	SocketMaxSubsTotal     int           `env:"SOCKET_MAX_SUBSCRIPTIONS_TOTAL" envDefault:"100000" group:"Consumers" expect:"an integer greater than 0" help:"Most subscriptions all consumer connections together may hold at once; a SUB beyond them is refused like one beyond NATSFAN_SOCKET_MAX_SUBSCRIPTIONS. An idle subscription costs about 300 bytes."`
 	SocketMaxQueueGroups   int           `env:"SOCKET_MAX_QUEUE_GROUPS" envDefault:"1000" group:"Consumers" expect:"an integer greater than 0" help:"Most distinct queue groups (a subject and a queue name) all consumer connections together may have at once; a queue SUB that would make one more is refused like one beyond NATSFAN_SOCKET_MAX_SUBSCRIPTIONS, while members of existing groups are always welcome. A queue group costs about 6 KiB."`
 	SocketMaxControlLine   int           `env:"SOCKET_MAX_CONTROL_LINE" envDefault:"4096" group:"Consumers" expect:"an integer from 256 to 1048576" help:"Longest protocol line (such as CONNECT or SUB with its arguments) a consumer may send, in bytes; a longer one closes the connection."`
-	SocketMaxPayload       ByteSize      `env:"SOCKET_MAX_PAYLOAD" envDefault:"1MiB" group:"Consumers" expect:"a size from 1 byte to 64MiB, such as 1048576 or 1MiB" help:"Largest payload a consumer may send in a PUB, and the max_payload advertised to clients. Consumers cannot publish through natsfan (a PUB is refused as a permissions violation); a larger one closes the connection."`
+	SocketMaxPayload       ByteSize      `env:"SOCKET_MAX_PAYLOAD" envDefault:"0" group:"Consumers" expect:"0, or a size from 1 byte to 64MiB, such as 1048576 or 1MiB" help:"Largest payload a client may send in a PUB, and the max_payload advertised to clients; a larger PUB closes the connection. 0: the upstream server's max_payload (1MiB until natsfan first connects); a size caps it."`
+	SocketMaxPending       ByteSize      `env:"SOCKET_MAX_PENDING" envDefault:"64MiB" group:"Consumers" expect:"a size from 1MiB to 1GiB, such as 64MiB" help:"Bytes natsfan may queue for one client of messages it passes through from upstream (subjects not in NATSFAN_SUBJECTS, replies, JetStream), which nothing buffers: a client that falls further behind is closed as a slow consumer, as nats-server closes a client past its max_pending (64MB by default)."`
+	PublishAllow           []string      `env:"PUBLISH_ALLOW" group:"Consumers" help:"Subject patterns clients may publish to (and send requests on), comma-separated; a PUB to any other subject is refused with nats-server's permissions violation. Empty: every subject."`
+	SubscribeAllow         []string      `env:"SUBSCRIBE_ALLOW" group:"Consumers" help:"Subject patterns clients may subscribe to, comma-separated; a SUB must fall within one of them (orders.> allows orders.eu.* but not >), or it is refused with nats-server's permissions violation. Empty: every subject. Request/reply needs the clients' inboxes, _INBOX.> by default."`
 	SocketConnectTimeout   time.Duration `env:"SOCKET_CONNECT_TIMEOUT" envDefault:"2s" group:"Consumers" expect:"a duration greater than 0, such as 2s or 500ms" help:"How long a new consumer connection has to send CONNECT; one that has not by then gets -ERR 'Authentication Timeout' and is closed."`
 	SocketPingInterval     time.Duration `env:"SOCKET_PING_INTERVAL" envDefault:"30s" group:"Consumers" expect:"a duration greater than 0, such as 30s or 1m" help:"How often natsfan sends PING to each consumer connection, to find connections whose other end is gone."`
 	SocketMaxPingsOut      int           `env:"SOCKET_MAX_PINGS_OUT" envDefault:"2" group:"Consumers" expect:"an integer greater than 0" help:"Unanswered PINGs after which a consumer connection is stale and closed."`
@@ -454,6 +459,14 @@ func validate(cfg *Config, p *problems) {
 	if p.ok("INGEST_MAX_BATCH") && (cfg.IngestMaxBatch < 1 || cfg.IngestMaxBatch > 65536) {
 		p.invalid("INGEST_MAX_BATCH")
 	}
+	if p.ok("NATS_RECONNECT_WAIT") && (cfg.NATSReconnectWait < 10*time.Millisecond || cfg.NATSReconnectWait > time.Minute) {
+		p.invalid("NATS_RECONNECT_WAIT")
+	}
+	if p.ok("NATS_RECONNECT_BUFFER") && (cfg.NATSReconnectBuffer < 0 || cfg.NATSReconnectBuffer > 1<<30) {
+		p.invalid("NATS_RECONNECT_BUFFER")
+	}
+	cfg.PublishAllow = validatePatterns(p, "PUBLISH_ALLOW", cfg.PublishAllow)
+	cfg.SubscribeAllow = validatePatterns(p, "SUBSCRIBE_ALLOW", cfg.SubscribeAllow)
 
 	checkAddr(p, "HTTP_ADDR", cfg.HTTPAddr, false, "")
 	if cfg.PprofAddr != "" {
@@ -655,6 +668,17 @@ func validateSubjects(cfg *Config, p *problems) {
 	}
 }
 
+// validatePatterns checks and trims an allow-list of subject patterns.
+func validatePatterns(p *problems, name string, list []string) []string {
+	list, _ = trimList(p, name, list, "subject pattern")
+	for _, s := range list {
+		if err := subjects.ValidatePattern(s); err != nil {
+			p.addf(name, "%s", strings.TrimPrefix(err.Error(), "subjects: "))
+		}
+	}
+	return list
+}
+
 // authVars are the variables about upstream authentication and TLS.
 var authVars = []string{
 	"NATS_CREDS_FILE", "NATS_NKEY_SEED_FILE", "NATS_TOKEN", "NATS_TOKEN_FILE",
@@ -824,7 +848,8 @@ func validateSocketLimits(cfg *Config, p *problems) {
 		{"SOCKET_MAX_PINGS_OUT", cfg.SocketMaxPingsOut > 0},
 		{"SOCKET_WRITE_DEADLINE", cfg.SocketWriteDeadline > 0},
 		{"SOCKET_MAX_CONTROL_LINE", cfg.SocketMaxControlLine >= 256 && cfg.SocketMaxControlLine <= 1<<20},
-		{"SOCKET_MAX_PAYLOAD", cfg.SocketMaxPayload > 0 && cfg.SocketMaxPayload <= maxSocketPayload},
+		{"SOCKET_MAX_PAYLOAD", cfg.SocketMaxPayload >= 0 && cfg.SocketMaxPayload <= maxSocketPayload},
+		{"SOCKET_MAX_PENDING", cfg.SocketMaxPending >= 1<<20 && cfg.SocketMaxPending <= 1<<30},
 	}
 	for _, c := range checks {
 		if p.ok(c.name) && !c.ok {

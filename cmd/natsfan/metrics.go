@@ -41,6 +41,13 @@ var (
 	descConns         = metricDesc("socket_connections", "Consumer connections open on the socket and NATSFAN_LISTEN.")
 	descAccepted      = metricDesc("socket_connections_accepted_total", "Consumer connections accepted.")
 	descConnsClosed   = metricDesc("socket_connections_closed_total", "Consumer connections closed, by reason: client_closed, slow_consumer, stale_connection, connect_timeout, max_connections, max_control_line, max_payload, protocol_error, server_shutdown, write_error.", "reason")
+	descPublished     = metricDesc("messages_published_total", "Messages clients published through natsfan and natsfan sent upstream (requests among them).")
+	descPubBytes      = metricDesc("published_bytes_total", "Bytes (headers and payload) of the messages clients published through natsfan.")
+	descRequests      = metricDesc("requests_total", "Requests (publishes with a reply subject) clients sent upstream through natsfan.")
+	descPubRefused    = metricDesc("publishes_refused_total", "Publishes refused, by reason: not_allowed (NATSFAN_PUBLISH_ALLOW), upstream (upstream could not take it: down past NATSFAN_NATS_RECONNECT_BUFFER, or a request while down, answered with no responders).", "reason")
+	descUpstreamSubs  = metricDesc("upstream_subscriptions", "Subscriptions natsfan holds upstream, by kind: buffered (one per NATSFAN_SUBJECTS pattern), interest (one per distinct subject and queue group clients subscribe to outside them).", "kind")
+	descInterestDrops = metricDesc("passthrough_dropped_total", "Messages of interest subscriptions (subjects outside NATSFAN_SUBJECTS) that nats.go dropped past its pending limits, counted when the subscription ends.")
+	descDownSeconds   = metricDesc("upstream_disconnected_seconds_total", "Time spent with the upstream connection down after it had been up, in seconds.")
 	descSocketLimit   = metricDesc("socket_limit", "The limits of consumer connections, as configured (durations in seconds).", "limit")
 )
 
@@ -50,6 +57,8 @@ func (c collector) Describe(ch chan<- *prometheus.Desc) {
 		descConsumers, descStreamSubs, descLagMessages, descLagBytes, descBufMessages,
 		descBufBytes, descPending, descConnected, descReconnects, descDisconnects,
 		descConns, descAccepted, descConnsClosed, descSocketLimit,
+		descPublished, descPubBytes, descRequests, descPubRefused, descUpstreamSubs,
+		descInterestDrops, descDownSeconds,
 	} {
 		ch <- d
 	}
@@ -87,11 +96,20 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	gauge(descConnected, connected)
 	counter(descReconnects, is.Reconnects)
 	counter(descDisconnects, is.Disconnects)
+	ch <- prometheus.MustNewConstMetric(descDownSeconds, prometheus.CounterValue, is.Disconnected.Seconds())
+	gauge(descUpstreamSubs, float64(len(is.Streams)), "buffered")
+	gauge(descUpstreamSubs, float64(is.Interests), "interest")
+	counter(descInterestDrops, is.InterestDropped)
 	for _, s := range is.Streams {
 		counter(descDropped, s.Dropped, s.Pattern, "upstream_pending_limit")
 		gauge(descPending, float64(s.PendingMessages), s.Pattern)
 	}
 
+	counter(descPublished, ss.Published)
+	counter(descPubBytes, ss.PublishedBytes)
+	counter(descRequests, ss.Requests)
+	counter(descPubRefused, ss.PubDenied, "not_allowed")
+	counter(descPubRefused, ss.PubFailed, "upstream")
 	gauge(descConns, float64(ss.Connections))
 	counter(descAccepted, ss.Accepted)
 	for reason, n := range ss.Closed {
@@ -104,7 +122,8 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		"max_subscriptions_total": float64(lim.MaxSubsTotal),
 		"max_queue_groups":        float64(lim.MaxQueueGroups),
 		"max_control_line":        float64(lim.MaxControlLine),
-		"max_payload":             float64(lim.MaxPayload),
+		"max_payload":             float64(ss.MaxPayload),
+		"max_pending":             float64(lim.MaxPending),
 		"connect_timeout":         lim.ConnectTimeout.Seconds(),
 		"ping_interval":           lim.PingInterval.Seconds(),
 		"max_pings_out":           float64(lim.MaxPingsOut),

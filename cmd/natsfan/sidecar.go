@@ -65,6 +65,8 @@ func runSidecar(ctx context.Context, cfg *Config, log *zap.Logger, level zap.Ato
 		PendingMessages: cfg.IngestPendingMessages,
 		PendingBytes:    int(cfg.IngestPendingBytes),
 		MaxBatch:        cfg.IngestMaxBatch,
+		ReconnectWait:   cfg.NATSReconnectWait,
+		ReconnectBuffer: reconnectBuffer(cfg),
 	}, hub.Streams(), log)
 	if err := in.Start(ctx); err != nil {
 		if ctx.Err() != nil {
@@ -88,6 +90,10 @@ func runSidecar(ctx context.Context, cfg *Config, log *zap.Logger, level zap.Ato
 		PingInterval:     cfg.SocketPingInterval,
 		MaxPingsOut:      cfg.SocketMaxPingsOut,
 		WriteDeadline:    cfg.SocketWriteDeadline,
+		MaxPending:       int(cfg.SocketMaxPending),
+		Upstream:         in,
+		PublishAllow:     cfg.PublishAllow,
+		SubscribeAllow:   cfg.SubscribeAllow,
 	}, log.Named("socket"))
 	defer sock.Close()
 	listeners, err := listenConsumers(cfg)
@@ -200,6 +206,15 @@ func listenConsumers(cfg *Config) ([]net.Listener, error) {
 		listeners = append(listeners, tcp)
 	}
 	return listeners, nil
+}
+
+// reconnectBuffer is NATSFAN_NATS_RECONNECT_BUFFER as ingest takes it: 0
+// there means the default, and holding nothing is negative.
+func reconnectBuffer(cfg *Config) int {
+	if cfg.NATSReconnectBuffer == 0 {
+		return -1
+	}
+	return int(cfg.NATSReconnectBuffer)
 }
 
 // consumerLag is the lag limit every consumer gets.
