@@ -60,6 +60,8 @@ type conn struct {
 	waiters      []*queueGroup       // groups waiting for room in out
 	client       clientInfo          // from CONNECT, for monitoring
 	noResponders bool                // the client asked for no-responders status messages
+	noEcho       bool                // the client asked not to receive its own messages
+	echoes       echoFilter          // its own messages on their way back, when noEcho (echo.go)
 	reason       string              // why it closed: a Close* constant, or closeWriteDeadline
 
 	feedsRunning sync.WaitGroup
@@ -207,6 +209,7 @@ func (c *conn) handleConnect(cmd *protocol.Command) error {
 	c.mu.Lock()
 	c.client = clientInfo{name: info.Name, lang: info.Lang, version: info.Version}
 	c.noResponders = info.NoResponders
+	c.noEcho = !info.Echo
 	c.mu.Unlock()
 	c.log.Debug("client connected", zap.Stringer("connect", info))
 	return c.ok()

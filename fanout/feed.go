@@ -168,7 +168,7 @@ func (c *conn) deliver(f *feed, m *Msg) bool {
 					return false
 				}
 			}
-			if cs.gone { // unsubscribed while deliver waited for room
+			if cs.gone || !c.wants(cs, m) { // unsubscribed while deliver waited for room, or not for this client
 				continue
 			}
 			c.out.appendMsg(cs.sid, m, headers)

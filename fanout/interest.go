@@ -91,7 +91,7 @@ func (in *interest) deliver(m *Msg) {
 // interest's mu.
 func (c *conn) pass(cs *connSub, m *Msg) (taken, last bool) {
 	c.mu.Lock()
-	if c.closed || cs.gone || !c.wants(m) {
+	if c.closed || cs.gone || !c.wants(cs, m) {
 		c.mu.Unlock()
 		return false, false
 	}
@@ -110,10 +110,14 @@ func (c *conn) pass(cs *connSub, m *Msg) (taken, last bool) {
 	return true, last
 }
 
-// wants reports whether the client is to receive m: a no-responders status
-// goes only to a client that asked for them in its CONNECT, as nats-server
-// sends it only to those. c.mu must be held.
-func (c *conn) wants(m *Msg) bool {
+// wants reports whether the client is to receive m on its SUB cs: not
+// a copy of its own message if it asked for no echo (echo.go), and a
+// no-responders status only if it asked for them in its CONNECT, as
+// nats-server sends them only to those. c.mu must be held.
+func (c *conn) wants(cs *connSub, m *Msg) bool {
+	if c.noEcho && c.echoes.own(m, cs) {
+		return false
+	}
 	return c.noResponders || !isNoResponders(m)
 }
 

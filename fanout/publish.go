@@ -49,6 +49,11 @@ func (c *conn) publish(cmd *protocol.Command) error {
 		}
 		header = h
 	}
+	c.mu.Lock()
+	if c.noEcho {
+		c.expectEchoLocked(cmd.Subject, cmd.Reply, cmd.Data())
+	}
+	c.mu.Unlock()
 	if err := up.Publish(cmd.Subject, cmd.Reply, header, cmd.Data()); err != nil {
 		s.pubFailed.Add(1)
 		if s.pubErrLog.allow() {

@@ -149,7 +149,7 @@ func (g *queueGroup) cutOff() {
 func (c *conn) offer(g *queueGroup, cs *connSub, m *Msg) (taken, last bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.closed || cs.gone {
+	if c.closed || cs.gone || !c.wants(cs, m) {
 		return false, false
 	}
 	if c.out.full() {

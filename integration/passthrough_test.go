@@ -3,7 +3,9 @@ package integration
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -251,5 +253,60 @@ func receiveOne(t *testing.T, ch <-chan string) string {
 	case <-time.After(10 * time.Second):
 		t.Fatal("nothing received in 10s")
 		return ""
+	}
+}
+
+func TestPassthrough_ClientWithoutEchoDoesNotReceiveItsOwnMessages(t *testing.T) {
+	up := startServer(t, -1)
+	sc := startPodSidecar(t, up.ClientURL(), []string{"orders.>"}, fanout.ServerConfig{})
+	quiet := dialSocket(t, sc.path, nats.NoEcho())
+	other := dialSocket(t, sc.path)
+	patterns := []string{"orders.*", "events.*", "events.a"} // buffered, and two interests
+	received := map[*nats.Conn]chan string{}
+	for _, nc := range []*nats.Conn{quiet, other} {
+		ch := make(chan string, 100)
+		for _, p := range patterns {
+			if _, err := nc.Subscribe(p, func(m *nats.Msg) { ch <- m.Sub.Subject + " " + string(m.Data) }); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := nc.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		received[nc] = ch
+	}
+	for _, subject := range []string{"orders.a", "events.a"} {
+		if err := quiet.Publish(subject, []byte("same")); err != nil {
+			t.Fatal(err)
+		}
+		// The same message from another client does reach it.
+		if err := other.Publish(subject, []byte("same")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Each SUB receives in order: once each has had its "end", it has had
+	// everything before.
+	for _, subject := range []string{"orders.a", "events.a"} {
+		if err := other.Publish(subject, []byte("end")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	count := func(ch chan string) map[string]int {
+		got := map[string]int{}
+		for ends := 0; ends < len(patterns); {
+			s := receiveOne(t, ch)
+			if strings.HasSuffix(s, " end") {
+				ends++
+				continue
+			}
+			got[s]++
+		}
+		return got
+	}
+	q, o := count(received[quiet]), count(received[other])
+	wantQuiet := map[string]int{"orders.* same": 1, "events.* same": 1, "events.a same": 1}
+	wantOther := map[string]int{"orders.* same": 2, "events.* same": 2, "events.a same": 2}
+	if !maps.Equal(q, wantQuiet) || !maps.Equal(o, wantOther) {
+		t.Errorf("without echo got %v, want %v\nwith echo got %v, want %v", q, wantQuiet, o, wantOther)
 	}
 }
