@@ -1,12 +1,16 @@
 package main
 
 import (
+	"errors"
+	"io/fs"
 	"net"
+	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
@@ -18,10 +22,7 @@ func TestStartEmbedded_servesClients(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		s.Shutdown()
-		s.WaitForShutdown()
-	})
+	t.Cleanup(s.Shutdown)
 	if !strings.HasPrefix(url, "nats://127.0.0.1:") || strings.HasSuffix(url, ":-1") {
 		t.Errorf("url = %q", url)
 	}
@@ -46,9 +47,32 @@ func TestStartEmbedded_servesClients(t *testing.T) {
 		t.Errorf("got %s %q", msg.Subject, msg.Data)
 	}
 
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := js.AccountInfo(t.Context()); err != nil {
+		t.Errorf("embedded JetStream: %v", err)
+	}
+
 	warnings := logs.FilterLevelExact(zapcore.WarnLevel).FilterMessageSnippet("embedded NATS server").All()
 	if len(warnings) != 1 || !strings.Contains(warnings[0].Message, url) || !strings.Contains(warnings[0].Message, "NATSFAN_NATS_URL") {
 		t.Errorf("want one warning naming %s and NATSFAN_NATS_URL, got %v", url, warnings)
+	}
+}
+
+func TestStartEmbedded_shutdownRemovesWhatJetStreamStored(t *testing.T) {
+	s, _, err := startEmbedded(-1, zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := s.storeDir
+	if _, err := os.Stat(dir); err != nil {
+		t.Fatal(err)
+	}
+	s.Shutdown()
+	if _, err := os.Stat(dir); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("JetStream's directory %s after Shutdown: %v", dir, err)
 	}
 }
 
