@@ -62,7 +62,9 @@ type conn struct {
 	noResponders bool                // the client asked for no-responders status messages
 	noEcho       bool                // the client asked not to receive its own messages
 	echoes       echoFilter          // its own messages on their way back, when noEcho (echo.go)
-	reason       string              // why it closed: a Close* constant, or closeWriteDeadline
+	pubs         [recentPubs]string  // the subjects it published to last (violation.go)
+	pubsNext     int
+	reason       string // why it closed: a Close* constant, or closeWriteDeadline
 
 	feedsRunning sync.WaitGroup
 }

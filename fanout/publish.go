@@ -50,6 +50,7 @@ func (c *conn) publish(cmd *protocol.Command) error {
 		header = h
 	}
 	c.mu.Lock()
+	c.notePublishLocked(cmd.Subject)
 	if c.noEcho {
 		c.expectEchoLocked(cmd.Subject, cmd.Reply, cmd.Data())
 	}

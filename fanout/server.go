@@ -169,6 +169,9 @@ func NewServer(hub *Hub, cfg ServerConfig, log *zap.Logger) *Server {
 	}
 	s.closedConns = newClosedRing()
 	s.pubErrLog.every = 10 * time.Second
+	if cfg.Upstream != nil {
+		cfg.Upstream.OnViolation(s.relayViolation)
+	}
 	return s
 }
 

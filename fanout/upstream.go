@@ -37,4 +37,10 @@ type Upstream interface {
 	// ServerInfo returns the version and max_payload of the upstream
 	// server last connected to, or "" and 0 before the first connection.
 	ServerInfo() (version string, maxPayload int)
+
+	// OnViolation registers f, to be called with the text of every
+	// permissions violation upstream sends about what was published or
+	// subscribed through the Upstream (such as `Permissions Violation for
+	// Publish to "orders.new"`), from a goroutine of the Upstream's.
+	OnViolation(f func(text string))
 }

@@ -122,6 +122,7 @@ func (in *Ingester) onError(_ *nats.Conn, sub *nats.Subscription, err error) {
 				return
 			}
 		}
+		in.relayViolation(err) // the local clients it concerns are told, as nats-server would tell them
 		in.logError(err)
 	default:
 		in.logError(err)

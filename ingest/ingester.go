@@ -129,8 +129,9 @@ type Ingester struct {
 
 	interests       atomic.Int64  // upstream subscriptions made for local clients (passthrough.go)
 	interestDropped atomic.Uint64 // messages nats.go dropped for them, past the pending limits
-	reconnLog       throttle      // failed connection attempts
-	errLog          throttle      // other asynchronous errors
+	onViolation     atomic.Pointer[func(text string)]
+	reconnLog       throttle // failed connection attempts
+	errLog          throttle // other asynchronous errors
 }
 
 // New returns an Ingester that will feed streams (at least one) from the

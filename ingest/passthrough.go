@@ -3,6 +3,7 @@ package ingest
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -101,4 +102,20 @@ func (in *Ingester) conn() *nats.Conn {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	return in.nc
+}
+
+// OnViolation registers f to be called, on nats.go's callback goroutine,
+// with the text of each permissions violation upstream sends that is not
+// about a stream's subscription: about what local clients published or
+// subscribed to through the Ingester.
+func (in *Ingester) OnViolation(f func(text string)) {
+	in.onViolation.Store(&f)
+}
+
+// relayViolation hands a permissions violation to the OnViolation
+// function, if there is one.
+func (in *Ingester) relayViolation(err error) {
+	if f := in.onViolation.Load(); f != nil {
+		(*f)(strings.TrimPrefix(err.Error(), nats.ErrPermissionViolation.Error()+": "))
+	}
 }

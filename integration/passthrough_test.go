@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
 	"github.com/natsfan/natsfan/fanout"
@@ -308,5 +309,62 @@ func TestPassthrough_ClientWithoutEchoDoesNotReceiveItsOwnMessages(t *testing.T)
 	wantOther := map[string]int{"orders.* same": 2, "events.* same": 2, "events.a same": 2}
 	if !maps.Equal(q, wantQuiet) || !maps.Equal(o, wantOther) {
 		t.Errorf("without echo got %v, want %v\nwith echo got %v, want %v", q, wantQuiet, o, wantOther)
+	}
+}
+
+func TestPassthrough_UpstreamRefusalsReachTheClientThatCausedThem(t *testing.T) {
+	up := startServerWith(t, func(o *server.Options) {
+		o.Users = []*server.User{{Username: "natsfan", Password: "pw", Permissions: &server.Permissions{
+			Publish:   &server.SubjectPermission{Deny: []string{"secret.>"}},
+			Subscribe: &server.SubjectPermission{Deny: []string{"hidden.>"}},
+		}}}
+	})
+	url := fmt.Sprintf("nats://natsfan:pw@127.0.0.1:%d", serverPort(t, up))
+	sc := startPodSidecar(t, url, []string{"orders.>"}, fanout.ServerConfig{})
+
+	errs := func() (chan error, nats.Option) {
+		ch := make(chan error, 10)
+		return ch, nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { ch <- err })
+	}
+	publisherErrs, opt := errs()
+	publisher := dialSocket(t, sc.path, opt)
+	bystanderErrs, opt := errs()
+	bystander := dialSocket(t, sc.path, opt, nats.PermissionErrOnSubscribe(true))
+	if err := bystander.Publish("public.x", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := publisher.Publish("secret.x", []byte("no")); err != nil {
+		t.Fatal(err)
+	}
+	want := `Permissions Violation for Publish to "secret.x"`
+	select {
+	case err := <-publisherErrs:
+		if !errors.Is(err, nats.ErrPermissionViolation) || !strings.Contains(err.Error(), want) {
+			t.Fatalf("publisher got %v, want %s", err, want)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the publisher was not told that upstream refused its publish")
+	}
+
+	sub, err := bystander.SubscribeSync("hidden.x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = `Permissions Violation for Subscription to "hidden.x"`
+	select {
+	case err := <-bystanderErrs:
+		if !errors.Is(err, nats.ErrPermissionViolation) || !strings.Contains(err.Error(), want) {
+			t.Fatalf("subscriber got %v, want %s", err, want)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the subscriber was not told that upstream refused its subscription")
+	}
+	if _, err := sub.NextMsg(time.Second); !errors.Is(err, nats.ErrPermissionViolation) {
+		t.Errorf("NextMsg on the refused subscription: %v, want the permissions violation", err)
+	}
+	select {
+	case err := <-publisherErrs:
+		t.Errorf("the publisher was told of another client's refusal: %v", err)
+	default:
 	}
 }
