@@ -43,7 +43,7 @@
 // check their own lag as they read; the hub's sweeper catches the ones that
 // stopped reading.
 //
-// # Consumers in other processes
+// # Clients in other processes
 //
 // A Server serves the same subscriptions to other processes over the NATS
 // client protocol, on a Unix socket (ListenUnix) or a loopback TCP address:
@@ -56,6 +56,24 @@
 // closes a slow consumer, without an -ERR, so that clients reconnect;
 // messages a connection has not taken stay in the hub, shared, so a slow
 // connection costs at most 512 KiB of its own (outbound.go).
+//
+// # What is not buffered is passed through
+//
+// Given an Upstream (ServerConfig.Upstream: natsfan's one upstream
+// connection, which ingest.Ingester implements), a Server is the pod's
+// NATS server for everything else too, as a leaf node is: a client's PUB
+// and HPUB go upstream, in its order (publish.go); a SUB to a subject no
+// stream buffers subscribes upstream, once per distinct subject and queue
+// group whatever the number of local SUBs, until the last one leaves
+// (interest.go); request/reply, services and JetStream ride on these.
+// Nothing is delivered locally on the side: a local publish reaches local
+// subscribers through upstream, as every other message does, so each gets
+// it once and queue groups span the cluster. Messages received on interest
+// are not buffered, so a client behind on them is held to
+// ServerConfig.MaxPending, as nats-server holds it to max_pending. A
+// client without echo is kept from its own messages by fingerprint
+// (echo.go), and upstream's permissions violations reach the client they
+// concern (violation.go).
 //
 // # Monitoring
 //

@@ -42,7 +42,7 @@ type echoCount struct {
 
 const (
 	echoTTL   = 10 * time.Second
-	maxEchoes = 4096
+	maxEchoes = 1024
 )
 
 var echoSeed = maphash.MakeSeed()

@@ -14,8 +14,8 @@ import (
 // maximum reached, or its connection closing), as a leaf node propagates
 // interest to its hub.
 //
-// Messages are not buffered: the Upstream's goroutine for the subscription
-// puts each one straight into the members' outbound queues. A plain
+// Messages are not buffered: the Upstream's goroutine puts each one
+// straight into the members' outbound queues. A plain
 // interest gives every member a copy; a queue interest has joined the
 // upstream queue group of the same name, so upstream gives each message to
 // one member in the whole cluster, and if that is this interest, it goes to
@@ -38,8 +38,8 @@ type interest struct {
 	next    int // the queue member to offer the next message to first
 }
 
-// deliver hands m, just received upstream, to the members. It runs on the
-// Upstream's goroutine for the subscription, one message at a time.
+// deliver hands m, just received upstream, to the members. It runs on a
+// goroutine of the Upstream's, one message at a time.
 func (in *interest) deliver(m *Msg) {
 	if in.partial && in.srv.buffered(m.Subject) {
 		return // the hub has it, and delivers it through the SUB's feed

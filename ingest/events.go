@@ -95,8 +95,8 @@ func (in *Ingester) onError(_ *nats.Conn, sub *nats.Subscription, err error) {
 	case errors.Is(err, nats.ErrSlowConsumer) && sub != nil:
 		s := in.subscription(sub.Subject)
 		if s == nil {
-			// A subscription made for local clients: they miss what is
-			// dropped, counted when it ends and in Stats.
+			// An interest, made for local clients: they miss what is
+			// dropped, counted when it ends.
 			if in.errLog.allow(time.Now()) {
 				in.log.Warn("a subscription for local clients fell behind upstream: nats.go is dropping messages beyond the pending limits",
 					zap.String("subject", sub.Subject), zap.String("queue", sub.Queue))

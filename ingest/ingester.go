@@ -130,8 +130,10 @@ type Ingester struct {
 	interests       atomic.Int64  // upstream subscriptions made for local clients (passthrough.go)
 	interestDropped atomic.Uint64 // messages nats.go dropped for them, past the pending limits
 	onViolation     atomic.Pointer[func(text string)]
-	reconnLog       throttle // failed connection attempts
-	errLog          throttle // other asynchronous errors
+	routerOnce      sync.Once
+	interestRouter  atomic.Pointer[router] // delivers what interests receive (passthrough.go)
+	reconnLog       throttle               // failed connection attempts
+	errLog          throttle               // other asynchronous errors
 }
 
 // New returns an Ingester that will feed streams (at least one) from the
@@ -442,6 +444,9 @@ func (in *Ingester) Close() {
 			s.stop()
 		}
 		<-in.connClosed
+		if r := in.interestRouter.Load(); r != nil {
+			<-r.done
+		}
 		in.log.Info("stopped ingesting from upstream")
 	})
 }

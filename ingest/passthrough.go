@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -35,33 +36,84 @@ func (in *Ingester) Publish(subject, reply string, header nats.Header, data []by
 }
 
 // Subscribe subscribes upstream for local clients (an interest, in
-// fanout's terms), with the same pending limits as the streams'
-// subscriptions. deliver runs on nats.go's goroutine for the subscription.
-// What nats.go drops for it, past the limits, is counted in
-// Stats.InterestDropped.
+// fanout's terms). Unlike a stream's subscription it has no goroutine of
+// its own: every interest delivers into one channel, which one goroutine,
+// the router, reads in arrival order and hands each message to its
+// interest's deliver, so that an interest costs a map entry and nats.go's
+// subscription, not a goroutine (an old-style request makes one per
+// request). deliver must not block; it runs on the router.
 func (in *Ingester) Subscribe(subject, queue string, deliver func(*fanout.Msg)) (func(), error) {
 	nc := in.conn()
 	if nc == nil {
 		return nil, ErrNotStarted
 	}
-	sub, err := nc.QueueSubscribe(subject, queue, func(m *nats.Msg) {
-		deliver(fanout.NewMsg(m.Subject, m.Reply, m.Header, m.Data, time.Now()))
-	})
+	r := in.router()
+	// Held while nats.go subscribes, so that the router finds the route of
+	// the first message, however soon it arrives.
+	r.mu.Lock()
+	sub, err := nc.ChanQueueSubscribe(subject, queue, r.ch)
 	if err != nil {
+		r.mu.Unlock()
 		return nil, fmt.Errorf("ingest: cannot subscribe to %q: %w", subject, err)
 	}
-	if err := sub.SetPendingLimits(in.cfg.PendingMessages, in.cfg.PendingBytes); err != nil {
-		_ = sub.Unsubscribe()
-		return nil, fmt.Errorf("ingest: cannot subscribe to %q: %w", subject, err)
-	}
+	r.routes[sub] = deliver
+	r.mu.Unlock()
 	in.interests.Add(1)
 	return func() {
 		if n, err := sub.Dropped(); err == nil && n > 0 {
 			in.interestDropped.Add(uint64(n))
 		}
 		_ = sub.Unsubscribe() // fails only once the connection is closed
+		r.mu.Lock()
+		delete(r.routes, sub)
+		r.mu.Unlock()
 		in.interests.Add(-1)
 	}, nil
+}
+
+// routerQueue is how many messages received for interests may wait for
+// the router; nats.go drops what arrives beyond them (counted in
+// Stats.InterestDropped when the interest ends), which happens only if the
+// router is starved of CPU, since delivering never waits.
+const routerQueue = 8192
+
+// router reads what every interest receives and hands it on.
+type router struct {
+	ch   chan *nats.Msg
+	done chan struct{} // closed when run returns
+
+	mu     sync.RWMutex
+	routes map[*nats.Subscription]func(*fanout.Msg)
+}
+
+// router returns the Ingester's router, starting it with the first
+// interest. Close stops it.
+func (in *Ingester) router() *router {
+	in.routerOnce.Do(func() {
+		r := &router{ch: make(chan *nats.Msg, routerQueue), done: make(chan struct{}), routes: make(map[*nats.Subscription]func(*fanout.Msg))}
+		in.interestRouter.Store(r)
+		go r.run(in.connClosed)
+	})
+	return in.interestRouter.Load()
+}
+
+// run delivers until the connection is closed for good, when nothing more
+// can arrive.
+func (r *router) run(closed <-chan struct{}) {
+	defer close(r.done)
+	for {
+		select {
+		case m := <-r.ch:
+			r.mu.RLock()
+			deliver := r.routes[m.Sub]
+			r.mu.RUnlock()
+			if deliver != nil { // nil: unsubscribed since it arrived
+				deliver(fanout.NewMsg(m.Subject, m.Reply, m.Header, m.Data, time.Now()))
+			}
+		case <-closed:
+			return
+		}
+	}
 }
 
 // Flush returns once upstream has processed everything sent before it, or
