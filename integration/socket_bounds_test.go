@@ -324,3 +324,35 @@ func TestSocket_ManySubscriptionsOnTwoStreamsEachGetEveryMessageOnce(t *testing.
 		next[sid]++
 	}
 }
+
+// TestSocket_InterestsCostLessThan3KiBEach makes 5,000 SUBs to distinct
+// subjects natsfan does not buffer, each an upstream subscription (an
+// interest), and measures what they add to the heap and the goroutines:
+// the interest term of the README's memory formula.
+func TestSocket_InterestsCostLessThan3KiBEach(t *testing.T) {
+	const n = 5_000
+	up := startServer(t, -1)
+	sc := startPodSidecar(t, up.ClientURL(), []string{"idle.>"}, fanout.ServerConfig{})
+	rc := dialRaw(t, sc.path)
+	rc.send(t, "CONNECT {\"verbose\":false}\r\n")
+	rc.pingPong(t)
+
+	before, goroutines := heapAndStacksAfterGC(), runtime.NumGoroutine()
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, "SUB other.%d.orders %d\r\n", i, i+1)
+	}
+	rc.send(t, b.String())
+	rc.pingPong(t)
+	if got := sc.srv.Stats().Interests; got != n {
+		t.Fatalf("%d interests, want %d", got, n)
+	}
+	perInterest := (int64(heapAndStacksAfterGC()) - int64(before)) / n
+	t.Logf("%d interests: %d B of heap and stacks each, %d more goroutines", n, perInterest, runtime.NumGoroutine()-goroutines)
+	if perInterest > 3<<10 {
+		t.Errorf("an interest costs %d B of heap and stacks, want at most 3 KiB", perInterest)
+	}
+	if more := runtime.NumGoroutine() - goroutines; more > 10 {
+		t.Errorf("%d interests added %d goroutines, want a few", n, more)
+	}
+}
