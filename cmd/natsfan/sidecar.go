@@ -122,7 +122,7 @@ func runSidecar(ctx context.Context, cfg *Config, log *zap.Logger, level zap.Ato
 	}
 
 	consumers := []zap.Field{zap.String("socket", cfg.Socket)}
-	listen, embeddedURL := "", ""
+	listen := ""
 	if cfg.Listen != "" {
 		listen = listeners[1].Addr().String()
 		consumers = append(consumers, zap.String("listen", listen))
@@ -130,10 +130,7 @@ func runSidecar(ctx context.Context, cfg *Config, log *zap.Logger, level zap.Ato
 	log.Info("natsfan started", append(consumers,
 		zap.Strings("subjects", cfg.Subjects),
 		zap.String("probes", "http://"+web.Addr().String()+"/readyz"))...)
-	if cfg.Embedded() {
-		embeddedURL = urls[0]
-	}
-	logStartHints(log, cfg, listen, embeddedURL)
+	logStartHints(log, cfg, listen)
 
 	var failure error
 	select {

@@ -28,45 +28,39 @@ type hint struct {
 func (h hint) String() string { return h.text + ": " + h.command }
 
 // logStartHints logs startHints, one line each. listen is the address of
-// natsfan's TCP listener ("" if none), embeddedURL the embedded server's
-// client URL ("" in upstream mode).
-func logStartHints(log *zap.Logger, cfg *Config, listen, embeddedURL string) {
+// natsfan's TCP listener ("" if none).
+func logStartHints(log *zap.Logger, cfg *Config, listen string) {
 	_, err := exec.LookPath("nats")
-	for _, h := range startHints(cfg, listen, embeddedURL, err == nil) {
+	for _, h := range startHints(cfg, listen, err == nil) {
 		log.Info(h.String())
 	}
 }
 
 // startHints returns the commands that reach a started natsfan, most useful
-// first: subscribing through natsfan over TCP with the nats CLI (when
-// natsfan listens on TCP), then over the Unix socket with natsfan sub; in
-// embedded mode, publishing to the embedded server, since natsfan does not
-// take publishes yet, and installing the nats CLI if natsCLI says it is not
-// on PATH. Without a TCP listener it says which variable adds one, since
-// only nats.go and natsfan sub can dial the socket.
-func startHints(cfg *Config, listen, embeddedURL string, natsCLI bool) []hint {
+// first: subscribing and publishing through natsfan over TCP with the nats
+// CLI (when natsfan listens on TCP), subscribing over the Unix socket with
+// natsfan sub, and installing the nats CLI if natsCLI says it is not on
+// PATH. Without a TCP listener it says which variable adds one, since only
+// nats.go and natsfan sub can dial the socket.
+func startHints(cfg *Config, listen string, natsCLI bool) []hint {
 	subject := ">"
 	if len(cfg.Subjects) > 0 {
 		subject = cfg.Subjects[0]
 	}
-	var hints []hint
-	if listen != "" {
-		hints = append(hints,
-			hint{"subscribe through natsfan with the nats CLI (or any NATS client at this URL)",
-				"nats sub -s " + shellQuote("nats://"+listen) + " " + shellQuote(subject)},
-			hint{"or over natsfan's Unix socket",
-				"natsfan sub --socket " + shellQuote(cfg.Socket) + " " + shellQuote(subject)})
-	} else {
-		hints = append(hints,
-			hint{"subscribe through natsfan over its Unix socket (nats.go with a custom dialer, as the README's Consuming section shows, or natsfan sub; set NATSFAN_LISTEN for other NATS clients)",
-				"natsfan sub --socket " + shellQuote(cfg.Socket) + " " + shellQuote(subject)})
+	if listen == "" {
+		return []hint{{"subscribe through natsfan over its Unix socket (nats.go with a custom dialer, as the README's Connecting section shows, or natsfan sub; set NATSFAN_LISTEN for other NATS clients)",
+			"natsfan sub --socket " + shellQuote(cfg.Socket) + " " + shellQuote(subject)}}
 	}
-	if embeddedURL != "" {
-		hints = append(hints,
-			hint{"publish to the embedded NATS server, since natsfan does not take publishes yet",
-				"nats pub -s " + shellQuote(embeddedURL) + " " + shellQuote(exampleSubject(subject)) + " hi"})
+	url := shellQuote("nats://" + listen)
+	hints := []hint{
+		{"subscribe through natsfan with the nats CLI (or any NATS client at this URL)",
+			"nats sub -s " + url + " " + shellQuote(subject)},
+		{"publish through natsfan (it goes upstream, and comes back to every subscriber)",
+			"nats pub -s " + url + " " + shellQuote(exampleSubject(subject)) + " hi"},
+		{"or subscribe over natsfan's Unix socket",
+			"natsfan sub --socket " + shellQuote(cfg.Socket) + " " + shellQuote(subject)},
 	}
-	if !natsCLI && (listen != "" || embeddedURL != "") {
+	if !natsCLI {
 		hints = append(hints, hint{"the nats CLI is not on PATH; install it with", natsCLIInstall})
 	}
 	return hints

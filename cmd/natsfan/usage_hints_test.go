@@ -4,7 +4,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 )
@@ -25,39 +24,40 @@ func TestStartHints(t *testing.T) {
 	embeddedOrders := mustLoad(t, map[string]string{"SUBJECTS": "orders.*.>"})
 	upstreamCfg := mustLoad(t, upstream("SUBJECTS", "orders.>,prices.*", "SOCKET", "/run/my natsfan/s.sock"))
 	for _, tt := range []struct {
-		name        string
-		cfg         *Config
-		listen, url string
-		natsCLI     bool
-		want        []string
+		name    string
+		cfg     *Config
+		listen  string
+		natsCLI bool
+		want    []string
 	}{
-		{"embedded mode, nats CLI installed", embedded, "127.0.0.1:4222", "nats://127.0.0.1:4223", true, []string{
+		{"embedded mode, nats CLI installed", embedded, "127.0.0.1:4222", true, []string{
 			"subscribe through natsfan with the nats CLI (or any NATS client at this URL): nats sub -s nats://127.0.0.1:4222 '>'",
-			"or over natsfan's Unix socket: natsfan sub --socket /tmp/natsfan.sock '>'",
-			"publish to the embedded NATS server, since natsfan does not take publishes yet: nats pub -s nats://127.0.0.1:4223 demo.hello hi",
+			"publish through natsfan (it goes upstream, and comes back to every subscriber): nats pub -s nats://127.0.0.1:4222 demo.hello hi",
+			"or subscribe over natsfan's Unix socket: natsfan sub --socket /tmp/natsfan.sock '>'",
 		}},
-		{"embedded mode with free ports, no nats CLI", embedded, "127.0.0.1:40001", "nats://127.0.0.1:40002", false, []string{
+		{"embedded mode with free ports, no nats CLI", embedded, "127.0.0.1:40001", false, []string{
 			"subscribe through natsfan with the nats CLI (or any NATS client at this URL): nats sub -s nats://127.0.0.1:40001 '>'",
-			"or over natsfan's Unix socket: natsfan sub --socket /tmp/natsfan.sock '>'",
-			"publish to the embedded NATS server, since natsfan does not take publishes yet: nats pub -s nats://127.0.0.1:40002 demo.hello hi",
+			"publish through natsfan (it goes upstream, and comes back to every subscriber): nats pub -s nats://127.0.0.1:40001 demo.hello hi",
+			"or subscribe over natsfan's Unix socket: natsfan sub --socket /tmp/natsfan.sock '>'",
 			"the nats CLI is not on PATH; install it with: go install github.com/nats-io/natscli/nats@latest",
 		}},
-		{"upstream mode with a listener, no nats CLI", upstreamCfg, "[::1]:4222", "", false, []string{
+		{"upstream mode with a listener, no nats CLI", upstreamCfg, "[::1]:4222", false, []string{
 			"subscribe through natsfan with the nats CLI (or any NATS client at this URL): nats sub -s 'nats://[::1]:4222' 'orders.>'",
-			"or over natsfan's Unix socket: natsfan sub --socket '/run/my natsfan/s.sock' 'orders.>'",
+			"publish through natsfan (it goes upstream, and comes back to every subscriber): nats pub -s 'nats://[::1]:4222' orders.hello hi",
+			"or subscribe over natsfan's Unix socket: natsfan sub --socket '/run/my natsfan/s.sock' 'orders.>'",
 			"the nats CLI is not on PATH; install it with: go install github.com/nats-io/natscli/nats@latest",
 		}},
-		{"embedded mode with narrower subjects: a subject they match to publish on", embeddedOrders, "127.0.0.1:4222", "nats://127.0.0.1:4223", true, []string{
+		{"narrower subjects: a subject they match to publish on", embeddedOrders, "127.0.0.1:4222", true, []string{
 			"subscribe through natsfan with the nats CLI (or any NATS client at this URL): nats sub -s nats://127.0.0.1:4222 'orders.*.>'",
-			"or over natsfan's Unix socket: natsfan sub --socket /tmp/natsfan.sock 'orders.*.>'",
-			"publish to the embedded NATS server, since natsfan does not take publishes yet: nats pub -s nats://127.0.0.1:4223 orders.x.hello hi",
+			"publish through natsfan (it goes upstream, and comes back to every subscriber): nats pub -s nats://127.0.0.1:4222 orders.x.hello hi",
+			"or subscribe over natsfan's Unix socket: natsfan sub --socket /tmp/natsfan.sock 'orders.*.>'",
 		}},
-		{"upstream mode, socket only", upstreamCfg, "", "", true, []string{
-			"subscribe through natsfan over its Unix socket (nats.go with a custom dialer, as the README's Consuming section shows, or natsfan sub; set NATSFAN_LISTEN for other NATS clients): natsfan sub --socket '/run/my natsfan/s.sock' 'orders.>'",
+		{"upstream mode, socket only", upstreamCfg, "", true, []string{
+			"subscribe through natsfan over its Unix socket (nats.go with a custom dialer, as the README's Connecting section shows, or natsfan sub; set NATSFAN_LISTEN for other NATS clients): natsfan sub --socket '/run/my natsfan/s.sock' 'orders.>'",
 		}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			got := hintLines(startHints(tt.cfg, tt.listen, tt.url, tt.natsCLI))
+			got := hintLines(startHints(tt.cfg, tt.listen, tt.natsCLI))
 			if !slices.Equal(got, tt.want) {
 				t.Errorf("hints:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tt.want, "\n"))
 			}
@@ -91,7 +91,7 @@ func TestREADMEFirstRunMatchesTheLog(t *testing.T) {
 	_, run, _ := strings.Cut(string(readme), "\n## Run\n")
 	run, _, _ = strings.Cut(run, "\n## ")
 	cfg := mustLoad(t, nil)
-	hints := startHints(cfg, cfg.Listen, "nats://127.0.0.1:"+strconv.Itoa(cfg.EmbeddedPort), true)
+	hints := startHints(cfg, cfg.Listen, true)
 	for _, h := range hints {
 		if !strings.Contains(run, "INFO  "+h.String()+"\n") {
 			t.Errorf("README's Run section does not show the log line %q", h.String())
