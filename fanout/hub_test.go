@@ -299,9 +299,12 @@ func TestSubscription_SkipPolicyReportsTheGapAndCarriesOn(t *testing.T) {
 	sub, _ := h.Subscribe(testContext(t), "s.*",
 		fanout.WithSubscriptionLag(buffer.Lag{MaxMessages: 10, Policy: buffer.LagSkip}))
 	defer sub.Close()
-	for range 50 {
-		publish(h, 0, "s.old")
+	// In one append, so that the sweeper finds all 50 when it skips.
+	old := make([]*fanout.Msg, 50)
+	for i := range old {
+		old[i] = fanout.NewMsg("s.old", "", nil, nil, time.Now())
 	}
+	h.Streams()[0].Append(old...)
 	waitFor(t, "the sweeper to skip the subscription ahead", func() bool {
 		return h.Stats().Streams[0].Skips == 1
 	})

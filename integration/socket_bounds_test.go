@@ -44,30 +44,35 @@ func TestSocket_IdleSubscriptionsCostLessThan1KiBEach(t *testing.T) {
 	const n = 10_000
 	up := startServer(t, -1)
 	sc := startSocketSidecar(t, up.ClientURL(), []string{"idle.>"}, fanout.ServerConfig{})
-	rc := dialRaw(t, sc.path)
-	rc.send(t, "CONNECT {\"verbose\":false}\r\n")
-	rc.pingPong(t)
-
-	before, goroutines := heapAndStacksAfterGC(), runtime.NumGoroutine()
-	var b strings.Builder
-	for i := range n {
-		fmt.Fprintf(&b, "SUB idle.%d.orders %d\r\n", i, i+1)
-	}
-	rc.send(t, b.String())
-	rc.pingPong(t)
+	perSub, goroutines := subscriptionsCost(t, sc, n, "SUB idle.%d.orders %d\r\n")
 	if got := sc.srv.Stats().Subscriptions; got != n {
 		t.Fatalf("%d subscriptions, want %d", got, n)
 	}
-	after := heapAndStacksAfterGC()
-	perSub := (int64(after) - int64(before)) / n
-	t.Logf("%d idle subscriptions: %d B of heap and stacks each, %d more goroutines",
-		n, perSub, runtime.NumGoroutine()-goroutines)
+	t.Logf("%d idle subscriptions: %d B of heap and stacks each, %d more goroutines", n, perSub, goroutines)
 	if perSub > 1024 {
 		t.Errorf("an idle subscription costs %d B of heap and stacks, want at most 1 KiB", perSub)
 	}
-	if more := runtime.NumGoroutine() - goroutines; more > 10 {
-		t.Errorf("%d subscriptions added %d goroutines, want a few for the connection", n, more)
+	if goroutines > 10 {
+		t.Errorf("%d subscriptions added %d goroutines, want a few for the connection", n, goroutines)
 	}
+}
+
+// subscriptionsCost sends n SUBs, made by format from a number and a sid,
+// on one new connection, and returns what each adds to the heap and the
+// goroutine stacks, and how many goroutines they add in all.
+func subscriptionsCost(t *testing.T, sc *socketSidecar, n int, format string) (perSub int64, goroutines int) {
+	t.Helper()
+	rc := dialRaw(t, sc.path)
+	rc.send(t, "CONNECT {\"verbose\":false}\r\n")
+	rc.pingPong(t)
+	before, running := heapAndStacksAfterGC(), runtime.NumGoroutine()
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, format, i, i+1)
+	}
+	rc.send(t, b.String())
+	rc.pingPong(t)
+	return (int64(heapAndStacksAfterGC()) - int64(before)) / int64(n), runtime.NumGoroutine() - running
 }
 
 // TestSocket_IdleConnectionsCostLessThan32KiBEach opens 1,000 consumer
@@ -333,26 +338,15 @@ func TestSocket_InterestsCostLessThan3KiBEach(t *testing.T) {
 	const n = 5_000
 	up := startServer(t, -1)
 	sc := startPodSidecar(t, up.ClientURL(), []string{"idle.>"}, fanout.ServerConfig{})
-	rc := dialRaw(t, sc.path)
-	rc.send(t, "CONNECT {\"verbose\":false}\r\n")
-	rc.pingPong(t)
-
-	before, goroutines := heapAndStacksAfterGC(), runtime.NumGoroutine()
-	var b strings.Builder
-	for i := range n {
-		fmt.Fprintf(&b, "SUB other.%d.orders %d\r\n", i, i+1)
-	}
-	rc.send(t, b.String())
-	rc.pingPong(t)
+	perInterest, goroutines := subscriptionsCost(t, sc, n, "SUB other.%d.orders %d\r\n")
 	if got := sc.srv.Stats().Interests; got != n {
 		t.Fatalf("%d interests, want %d", got, n)
 	}
-	perInterest := (int64(heapAndStacksAfterGC()) - int64(before)) / n
-	t.Logf("%d interests: %d B of heap and stacks each, %d more goroutines", n, perInterest, runtime.NumGoroutine()-goroutines)
+	t.Logf("%d interests: %d B of heap and stacks each, %d more goroutines", n, perInterest, goroutines)
 	if perInterest > 3<<10 {
 		t.Errorf("an interest costs %d B of heap and stacks, want at most 3 KiB", perInterest)
 	}
-	if more := runtime.NumGoroutine() - goroutines; more > 10 {
-		t.Errorf("%d interests added %d goroutines, want a few", n, more)
+	if goroutines > 10 {
+		t.Errorf("%d interests added %d goroutines, want a few", n, goroutines)
 	}
 }
