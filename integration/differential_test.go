@@ -98,6 +98,12 @@ type diffOptions struct {
 	Subjects string                // NATSFAN_SUBJECTS; default ">"
 	Env      []string              // extra NATSFAN_* settings for natsfan
 	Direct   func(*server.Options) // tweaks to the nats-server the client uses directly (e.g. MaxPending), applied only for the nats-server run
+	// Upstream tweaks both runs' nats-server, the one the client uses
+	// directly and the one natsfan is in front of (e.g. JetStream, or a
+	// max_payload the client must see either way); Direct applies after it.
+	// A server with JetStream and no StoreDir stores in a directory of its
+	// own run.
+	Upstream func(*server.Options)
 }
 
 // differential runs scenario twice, as subtests "nats-server" and "natsfan":
@@ -141,7 +147,14 @@ func differential[T any](t *testing.T, opts diffOptions, scenario func(t *testin
 // directTarget starts a nats-server for the client under test.
 func directTarget(t *testing.T, opts diffOptions) *diffTarget {
 	t.Helper()
-	up := startServerWith(t, opts.Direct)
+	up := startServerWith(t, func(o *server.Options) {
+		if opts.Upstream != nil {
+			opts.Upstream(o)
+		}
+		if opts.Direct != nil {
+			opts.Direct(o)
+		}
+	})
 	return &diffTarget{Name: "nats-server", URL: up.ClientURL(), Upstream: up, Pub: connect(t, up.ClientURL())}
 }
 
@@ -149,7 +162,7 @@ func directTarget(t *testing.T, opts diffOptions) *diffTarget {
 // and waits until natsfan is ready.
 func natsfanTarget(t *testing.T, opts diffOptions) *diffTarget {
 	t.Helper()
-	up := startServerWith(t, nil)
+	up := startServerWith(t, opts.Upstream)
 	subjects := opts.Subjects
 	if subjects == "" {
 		subjects = ">"
@@ -181,6 +194,9 @@ func startServerWith(t testing.TB, tweak func(*server.Options)) *server.Server {
 	o := &server.Options{Host: "127.0.0.1", Port: -1, NoSigs: true, NoLog: true}
 	if tweak != nil {
 		tweak(o)
+	}
+	if o.JetStream && o.StoreDir == "" {
+		o.StoreDir = t.TempDir()
 	}
 	s, err := server.NewServer(o)
 	if err != nil {
