@@ -204,12 +204,12 @@ func TestBinary_UpstreamModeOpensNoTCPListenerUnlessTold(t *testing.T) {
 }
 
 // TestBinary_FirstRunWithTheNatsCLI pastes the log's commands into the nats
-// CLI: nats sub through natsfan receives what nats pub sends through it. CI does not install the nats CLI; the test runs where it
-// is on PATH.
+// CLI: nats sub through natsfan receives what nats pub sends through it.
+// It runs where the nats CLI is on PATH, as in CI (.ci/run installs it).
 func TestBinary_FirstRunWithTheNatsCLI(t *testing.T) {
 	natsCLI, err := exec.LookPath("nats")
 	if err != nil {
-		t.Skip("the nats CLI is not on PATH, so the log's nats sub and nats pub commands are not tried; install it with go install github.com/nats-io/natscli/nats@latest")
+		t.Skip("the nats CLI is not on PATH, so the log's nats sub and nats pub commands are not tried; install it with go install github.com/nats-io/natscli/nats@" + natsCLIVersion)
 	}
 	r := startFirstRun(t)
 	if r.sub[0] != "nats" || r.pub[0] != "nats" {
