@@ -64,7 +64,8 @@ type conn struct {
 	echoes       echoFilter          // its own messages on their way back, when noEcho (echo.go)
 	pubs         [recentPubs]string  // the subjects it published to last (violation.go)
 	pubsNext     int
-	reason       string // why it closed: a Close* constant, or closeWriteDeadline
+	requests     requestsInFlight // by reply subject (requests.go)
+	reason       string           // why it closed: a Close* constant, or closeWriteDeadline
 
 	feedsRunning sync.WaitGroup
 }

@@ -172,6 +172,7 @@ func (c *conn) deliver(f *feed, m *Msg) bool {
 				continue
 			}
 			c.out.appendMsg(cs.sid, m, headers)
+			c.answeredLocked(m.Subject)
 			if cs.count() {
 				c.removeSubLocked(cs) // UNSUB's maximum reached
 			}

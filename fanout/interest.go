@@ -101,6 +101,7 @@ func (c *conn) pass(cs *connSub, m *Msg) (taken, last bool) {
 		return false, false
 	}
 	c.out.appendMsg(cs.sid, m, c.headers.Load())
+	c.answeredLocked(m.Subject)
 	if cs.count() {
 		c.removeSubLocked(cs)
 		last = true

@@ -35,7 +35,7 @@ func (c *conn) publish(cmd *protocol.Command) error {
 		return c.queueErr(protocol.PublishViolation(cmd.Subject))
 	}
 	if cmd.Reply != "" && !up.Connected() {
-		s.pubFailed.Add(1)
+		s.pubFailed.Add(1) // and not in flight: it is answered at once
 		c.noRespondersNow(cmd.Reply)
 		return c.ok()
 	}
@@ -51,6 +51,9 @@ func (c *conn) publish(cmd *protocol.Command) error {
 	}
 	c.mu.Lock()
 	c.notePublishLocked(cmd.Subject)
+	if cmd.Reply != "" {
+		c.requestSentLocked(cmd.Reply)
+	}
 	if c.noEcho {
 		c.expectEchoLocked(cmd.Subject, cmd.Reply, cmd.Data())
 	}
@@ -118,6 +121,7 @@ func (c *conn) noRespondersNow(reply string) {
 			continue
 		}
 		c.out.appendMsg(cs.sid, m, true)
+		c.answeredLocked(m.Subject)
 		if cs.count() {
 			c.removeSubLocked(cs)
 			defer c.srv.leave(cs)

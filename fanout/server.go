@@ -463,18 +463,19 @@ func (s *Server) upstreamInfo() (version string, maxPayload int) {
 
 // ServerStats is a snapshot of a Server, for metrics.
 type ServerStats struct {
-	Connections    int               // open now
-	Subscriptions  int               // SUBs of every connection, open now
-	Delivered      uint64            // messages written to clients' sockets
-	Interests      int               // upstream subscriptions held for clients' SUBs outside the hub
-	Published      uint64            // PUBs sent upstream
-	PublishedBytes uint64            // their headers' and payloads' bytes
-	Requests       uint64            // of them, with a reply subject
-	PubDenied      uint64            // PUBs refused by the publish allow-list (all of them without an Upstream)
-	PubFailed      uint64            // PUBs refused because the Upstream could not send or hold them, and requests answered with no responders while it was down
-	MaxPayload     int               // the max_payload advertised now
-	Accepted       uint64            // accepted since the server started
-	Closed         map[string]uint64 // connections closed, by reason (the Close* constants)
+	Connections      int               // open now
+	Subscriptions    int               // SUBs of every connection, open now
+	Delivered        uint64            // messages written to clients' sockets
+	Interests        int               // upstream subscriptions held for clients' SUBs outside the hub
+	Published        uint64            // PUBs sent upstream
+	PublishedBytes   uint64            // their headers' and payloads' bytes
+	Requests         uint64            // of them, with a reply subject
+	RequestsInFlight int               // requests sent and not answered yet (a message on their reply subject), for at most a minute
+	PubDenied        uint64            // PUBs refused by the publish allow-list (all of them without an Upstream)
+	PubFailed        uint64            // PUBs refused because the Upstream could not send or hold them, and requests answered with no responders while it was down
+	MaxPayload       int               // the max_payload advertised now
+	Accepted         uint64            // accepted since the server started
+	Closed           map[string]uint64 // connections closed, by reason (the Close* constants)
 }
 
 // Stats returns a snapshot of the server.
@@ -483,17 +484,18 @@ func (s *Server) Stats() ServerStats {
 	n := len(s.conns)
 	s.mu.Unlock()
 	st := ServerStats{
-		Connections:    n,
-		Subscriptions:  int(s.subs.Load()),
-		Delivered:      s.delivered.Load(),
-		Interests:      s.interestsOpen(),
-		Published:      s.published.Load(),
-		PublishedBytes: s.publishedBytes.Load(),
-		Requests:       s.requests.Load(),
-		PubDenied:      s.pubDenied.Load(),
-		PubFailed:      s.pubFailed.Load(),
-		Accepted:       s.accepted.Load(),
-		Closed:         make(map[string]uint64, len(closeReasons)),
+		Connections:      n,
+		Subscriptions:    int(s.subs.Load()),
+		Delivered:        s.delivered.Load(),
+		Interests:        s.interestsOpen(),
+		Published:        s.published.Load(),
+		PublishedBytes:   s.publishedBytes.Load(),
+		Requests:         s.requests.Load(),
+		RequestsInFlight: s.requestsInFlight(),
+		PubDenied:        s.pubDenied.Load(),
+		PubFailed:        s.pubFailed.Load(),
+		Accepted:         s.accepted.Load(),
+		Closed:           make(map[string]uint64, len(closeReasons)),
 	}
 	for i, r := range closeReasons {
 		st.Closed[r] = s.closed[i].Load()

@@ -372,3 +372,36 @@ func TestPassthrough_UpstreamRefusalsReachTheClientThatCausedThem(t *testing.T) 
 	default:
 	}
 }
+
+func TestPassthrough_RequestsInFlightUntilAnswered(t *testing.T) {
+	up := startServer(t, -1)
+	sc := startPodSidecar(t, up.ClientURL(), []string{"orders.>"}, fanout.ServerConfig{})
+	upstream := connect(t, up.ClientURL())
+	held := make(chan *nats.Msg, 1)
+	subscribeAll(t, upstream, "slow.svc", "", func(m *nats.Msg) { held <- m })
+
+	requester := dialSocket(t, sc.path)
+	answered := make(chan error, 1)
+	go func() {
+		_, err := requester.Request("slow.svc", nil, 30*time.Second)
+		answered <- err
+	}()
+	var req *nats.Msg
+	select {
+	case req = <-held:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the request did not reach the responder")
+	}
+	if n := sc.srv.Stats().RequestsInFlight; n != 1 {
+		t.Errorf("%d requests in flight while the responder holds one, want 1", n)
+	}
+	if err := req.Respond([]byte("done")); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-answered; err != nil {
+		t.Fatal(err)
+	}
+	if n := sc.srv.Stats().RequestsInFlight; n != 0 {
+		t.Errorf("%d requests in flight once answered, want 0", n)
+	}
+}

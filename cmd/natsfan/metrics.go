@@ -44,6 +44,7 @@ var (
 	descPublished     = metricDesc("messages_published_total", "Messages clients published through natsfan and natsfan sent upstream (requests among them).")
 	descPubBytes      = metricDesc("published_bytes_total", "Bytes (headers and payload) of the messages clients published through natsfan.")
 	descRequests      = metricDesc("requests_total", "Requests (publishes with a reply subject) clients sent upstream through natsfan.")
+	descInFlight      = metricDesc("requests_in_flight", "Requests sent through natsfan and not answered yet (no message on their reply subject), each counted for at most a minute.")
 	descPubRefused    = metricDesc("publishes_refused_total", "Publishes refused, by reason: not_allowed (NATSFAN_PUBLISH_ALLOW), upstream (upstream could not take it: down past NATSFAN_NATS_RECONNECT_BUFFER, or a request while down, answered with no responders).", "reason")
 	descUpstreamSubs  = metricDesc("upstream_subscriptions", "Subscriptions natsfan holds upstream, by kind: buffered (one per NATSFAN_SUBJECTS pattern), interest (one per distinct subject and queue group clients subscribe to outside them).", "kind")
 	descInterestDrops = metricDesc("passthrough_dropped_total", "Messages of interest subscriptions (subjects outside NATSFAN_SUBJECTS) that nats.go dropped past its pending limits, counted when the subscription ends.")
@@ -57,7 +58,7 @@ func (c collector) Describe(ch chan<- *prometheus.Desc) {
 		descConsumers, descStreamSubs, descLagMessages, descLagBytes, descBufMessages,
 		descBufBytes, descPending, descConnected, descReconnects, descDisconnects,
 		descConns, descAccepted, descConnsClosed, descSocketLimit,
-		descPublished, descPubBytes, descRequests, descPubRefused, descUpstreamSubs,
+		descPublished, descPubBytes, descRequests, descInFlight, descPubRefused, descUpstreamSubs,
 		descInterestDrops, descDownSeconds,
 	} {
 		ch <- d
@@ -108,6 +109,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	counter(descPublished, ss.Published)
 	counter(descPubBytes, ss.PublishedBytes)
 	counter(descRequests, ss.Requests)
+	gauge(descInFlight, float64(ss.RequestsInFlight))
 	counter(descPubRefused, ss.PubDenied, "not_allowed")
 	counter(descPubRefused, ss.PubFailed, "upstream")
 	gauge(descConns, float64(ss.Connections))
