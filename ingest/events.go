@@ -16,6 +16,7 @@ import (
 // onConnect runs when the first connection is made, in Start or, when
 // upstream was down at boot, later.
 func (in *Ingester) onConnect(nc *nats.Conn) {
+	in.noteStatus(nc)
 	url := in.connectedURL(nc)
 	in.lastErr.Store(nil)
 	in.log.Info("upstream connected",
@@ -30,6 +31,7 @@ func (in *Ingester) onDisconnect(nc *nats.Conn, err error) {
 	if in.closing.Load() || nc.IsClosed() {
 		return
 	}
+	in.status.Store(int32(nats.RECONNECTING))
 	n := in.disconnects.Add(1)
 	in.downSince.Store(time.Now().UnixNano())
 	if err != nil {
@@ -43,6 +45,7 @@ func (in *Ingester) onDisconnect(nc *nats.Conn, err error) {
 
 // onReconnect runs when nats.go has reconnected and resubscribed.
 func (in *Ingester) onReconnect(nc *nats.Conn) {
+	in.noteStatus(nc)
 	n := in.reconnects.Add(1)
 	url := in.connectedURL(nc)
 	in.lastErr.Store(nil)
@@ -82,6 +85,7 @@ func (in *Ingester) onConnectFailure(_ *nats.Conn, err error) {
 // run; Close waits for it.
 func (in *Ingester) onClosed(nc *nats.Conn) {
 	defer close(in.connClosed)
+	in.status.Store(int32(nats.CLOSED))
 	if in.closing.Load() {
 		return
 	}

@@ -118,14 +118,18 @@ type Ingester struct {
 	closing    atomic.Bool   // set by Close before it closes the connection
 	connClosed chan struct{} // closed by the closed handler, the last to run
 
-	disconnects   atomic.Uint64
-	reconnects    atomic.Uint64
-	failures      atomic.Uint64          // failed connection attempts
-	downSince     atomic.Int64           // UnixNano of the last disconnect
-	lastErr       atomic.Pointer[error]  // the last connection error, until connected again
-	url           atomic.Pointer[string] // redacted URL of the server last connected to
-	downTotal     atomic.Int64           // nanoseconds disconnected, outages that ended
-	serverVersion atomic.Pointer[string] // of the server last connected to
+	disconnects atomic.Uint64
+	reconnects  atomic.Uint64
+	failures    atomic.Uint64          // failed connection attempts
+	downSince   atomic.Int64           // UnixNano of the last disconnect
+	lastErr     atomic.Pointer[error]  // the last connection error, until connected again
+	url         atomic.Pointer[string] // redacted URL of the server last connected to
+	downTotal   atomic.Int64           // nanoseconds disconnected, outages that ended
+	// The connection's state and the server's INFO, as the event handlers
+	// last saw them (state.go): asking nats.go takes the connection's
+	// lock, which a publish holds while it waits for a full socket.
+	status atomic.Int32 // a nats.Status
+	server atomic.Pointer[serverInfo]
 
 	interests       atomic.Int64  // upstream subscriptions made for local clients (passthrough.go)
 	interestDropped atomic.Uint64 // messages nats.go dropped for them, past the pending limits
@@ -251,6 +255,7 @@ func (in *Ingester) start(ctx context.Context) error {
 		in.mu.Unlock()
 		return fail(ErrClosed)
 	}
+	in.noteStatus(nc)
 	in.nc = nc
 	in.mu.Unlock()
 
@@ -310,7 +315,7 @@ func (in *Ingester) Ready() error {
 	case nc == nil:
 		return ErrNotStarted
 	}
-	if status := nc.Status(); status != nats.CONNECTED {
+	if status := in.connStatus(); status != nats.CONNECTED {
 		err := fmt.Errorf("%w (%s)", ErrNotConnected, strings.ToLower(status.String()))
 		if last := in.lastErr.Load(); last != nil {
 			err = fmt.Errorf("%w: %v", err, *last)
@@ -350,7 +355,7 @@ func (in *Ingester) Drain(ctx context.Context) error {
 	switch {
 	case err != nil:
 		// Ended before we began: close at once.
-	case nc.Status() == nats.CONNECTED:
+	case in.connStatus() == nats.CONNECTED:
 		for _, s := range in.subs {
 			// An error means the subscription or the connection is closed
 			// already: its done channel is, or is about to be, closed.

@@ -128,25 +128,17 @@ func (in *Ingester) Flush(ctx context.Context) error {
 
 // Connected reports whether the upstream connection is up.
 func (in *Ingester) Connected() bool {
-	nc := in.conn()
-	return nc != nil && nc.IsConnected()
+	return in.conn() != nil && in.connStatus() == nats.CONNECTED
 }
 
 // ServerInfo returns the version and max_payload of the upstream server
 // natsfan is connected to, or was last connected to; "" and 0 before the
 // first connection.
 func (in *Ingester) ServerInfo() (version string, maxPayload int) {
-	nc := in.conn()
-	if nc == nil {
-		return "", 0
+	if si := in.server.Load(); si != nil {
+		return si.version, si.maxPayload
 	}
-	if v := nc.ConnectedServerVersion(); v != "" {
-		in.serverVersion.Store(&v)
-	}
-	if v := in.serverVersion.Load(); v != nil {
-		version = *v
-	}
-	return version, int(nc.MaxPayload())
+	return "", 0
 }
 
 // conn returns the connection once Start has made it, or nil.

@@ -56,7 +56,7 @@ func (in *Ingester) Stats() Stats {
 	nc := in.nc
 	in.mu.Unlock()
 	st := Stats{
-		Connected:       nc != nil && nc.Status() == nats.CONNECTED,
+		Connected:       nc != nil && in.connStatus() == nats.CONNECTED,
 		Reconnects:      in.reconnects.Load(),
 		Disconnects:     in.disconnects.Load(),
 		ConnectFailures: in.failures.Load(),
