@@ -30,8 +30,10 @@ import (
 type interest struct {
 	srv     *Server
 	key     queueKey
-	partial bool   // the subject overlaps the hub's streams: drop their messages here
-	cancel  func() // ends the upstream subscription; set once, under Server.mu
+	partial bool          // the subject overlaps the hub's streams: drop their messages here
+	ready   chan struct{} // closed once the upstream subscription is made, or failed
+	cancel  func()        // ends the upstream subscription; set before ready is closed
+	err     error         // why it could not be made; set before ready is closed
 
 	mu      sync.Mutex // guards members and next; taken before conn.mu
 	members []*connSub
@@ -77,7 +79,10 @@ func (in *interest) deliver(m *Msg) {
 	empty := len(in.members) == 0
 	in.mu.Unlock()
 	if left && empty {
-		in.srv.dropInterestIfEmpty(in)
+		// Not on this goroutine: ending the upstream subscription may wait
+		// for the connection's lock, and every interest's messages wait
+		// for this goroutine.
+		go in.srv.dropInterestIfEmpty(in)
 	}
 }
 
@@ -133,29 +138,39 @@ func (s *Server) buffered(subject string) bool {
 }
 
 // joinInterest makes cs a member of the interest in key, subscribing
-// upstream if it is the first. partial says that the subject overlaps the
-// hub's streams.
+// upstream if it is the first, and returns once upstream has been asked
+// (so that a PING after the SUB can wait for upstream to have it). partial
+// says that the subject overlaps the hub's streams. The Upstream is not
+// called under Server.mu: it may block while upstream takes nothing.
 func (s *Server) joinInterest(cs *connSub, key queueKey, partial bool) error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	in := s.interests[key]
-	if in != nil {
-		cs.interest = in
-		in.mu.Lock()
-		in.members = append(in.members, cs)
-		in.mu.Unlock()
-		return nil
+	first := in == nil
+	if first {
+		// The member is in before the subscription exists, so that nothing
+		// upstream delivers finds the interest empty.
+		in = &interest{srv: s, key: key, partial: partial, ready: make(chan struct{})}
+		s.interests[key] = in
 	}
-	// The member is in before the subscription exists, so that nothing
-	// upstream delivers finds the interest empty.
-	in = &interest{srv: s, key: key, partial: partial, members: []*connSub{cs}}
-	cancel, err := s.cfg.Upstream.Subscribe(key.subject, key.queue, in.deliver)
-	if err != nil {
-		return err
-	}
-	in.cancel = cancel
-	s.interests[key] = in
 	cs.interest = in
+	in.mu.Lock()
+	in.members = append(in.members, cs)
+	in.mu.Unlock()
+	s.mu.Unlock()
+
+	if first {
+		in.cancel, in.err = s.cfg.Upstream.Subscribe(key.subject, key.queue, in.deliver)
+		close(in.ready)
+	}
+	<-in.ready
+	if in.err != nil {
+		s.mu.Lock()
+		if s.interests[key] == in {
+			delete(s.interests, key) // the next SUB tries again
+		}
+		s.mu.Unlock()
+		return in.err
+	}
 	return nil
 }
 
@@ -188,7 +203,10 @@ func (s *Server) dropInterestIfEmpty(in *interest) {
 	}
 	s.mu.Unlock()
 	if empty {
-		in.cancel()
+		<-in.ready // its first member may still be subscribing
+		if in.err == nil {
+			in.cancel()
+		}
 	}
 }
 
