@@ -2,6 +2,7 @@ package fanout
 
 import (
 	"errors"
+	"strings"
 
 	"go.uber.org/zap"
 
@@ -44,7 +45,10 @@ func (c *conn) subscribe(subject, queue, sid string) error {
 	}
 	s := c.srv
 	streams := s.streamsFor(subject)
-	onInterest := s.cfg.Upstream != nil && !s.bufferedWhole(subject, streams)
+	onInterest := s.onInterest(subject, streams)
+	if onInterest {
+		streams = nil // the interest delivers all of it (interest.go)
+	}
 	if !s.maySubscribe(subject) || len(streams) == 0 && !onInterest {
 		return c.queueErr(protocol.SubscribeViolation(subject, queue))
 	}
@@ -90,7 +94,7 @@ func (c *conn) subscribe(subject, queue, sid string) error {
 		}
 	}
 	if onInterest {
-		if err := s.joinInterest(cs, queueKey{subject, queue}, len(streams) > 0); err != nil {
+		if err := s.joinInterest(cs, queueKey{subject, queue}); err != nil {
 			c.log.Warn("cannot subscribe upstream", zap.String("subject", subject), zap.Error(err))
 			c.dropSub(cs)
 			return c.queueErr(protocol.SubscribeViolation(subject, queue))
@@ -100,16 +104,23 @@ func (c *conn) subscribe(subject, queue, sid string) error {
 	return c.ok()
 }
 
-// bufferedWhole reports whether one of streams, those subject overlaps,
-// buffers all that subject matches: the SUB is then served from the hub
-// alone.
-func (s *Server) bufferedWhole(subject string, streams []*Stream) bool {
+// onInterest reports whether a SUB to subject, which overlaps streams, is
+// served through an upstream subscription rather than the hub: with an
+// Upstream, when no stream buffers all the subject matches, or when it is
+// a client's inbox (interest.go says why).
+func (s *Server) onInterest(subject string, streams []*Stream) bool {
+	if s.cfg.Upstream == nil {
+		return false
+	}
+	if strings.HasPrefix(subject, s.cfg.InboxPrefix) {
+		return true
+	}
 	for _, st := range streams {
 		if subjects.Covers(st.pattern, subject) {
-			return true
+			return false
 		}
 	}
-	return false
+	return true
 }
 
 // dropSub undoes a SUB that could not be served in full.

@@ -65,7 +65,9 @@
 // and HPUB go upstream, in its order (publish.go); a SUB to a subject no
 // stream buffers subscribes upstream, once per distinct subject and queue
 // group whatever the number of local SUBs, until the last one leaves
-// (interest.go); request/reply, services and JetStream ride on these.
+// (interest.go), and so does a SUB that spans buffered and unbuffered
+// subjects, or to a client's inbox; request/reply, services and JetStream
+// ride on these.
 // Nothing is delivered locally on the side: a local publish reaches local
 // subscribers through upstream, as every other message does, so each gets
 // it once and queue groups span the cluster. Messages received on interest

@@ -3,8 +3,6 @@ package fanout
 import (
 	"slices"
 	"sync"
-
-	"github.com/natsfan/natsfan/subjects"
 )
 
 // interest is one upstream subscription that a Server holds for its
@@ -24,16 +22,19 @@ import (
 // nats-server closes a client past its max_pending.
 //
 // A SUB whose subject spans buffered and unbuffered subjects (">" when
-// "orders.>" is buffered) reads the buffered part from the hub and the rest
-// through an interest that drops what the hub delivers (partial), so no
-// message arrives twice.
+// "orders.>" is buffered) is served by an interest alone, not in part by
+// the hub: upstream delivers all it matches in one order, the publishers',
+// which two paths would not keep. So is a SUB to a client's inbox
+// (ServerConfig.InboxPrefix), whatever the streams: JetStream delivers to
+// an inbox under each message's own subject, which only the upstream
+// subscription it was sent to can tell apart from a message on that
+// subject.
 type interest struct {
-	srv     *Server
-	key     queueKey
-	partial bool          // the subject overlaps the hub's streams: drop their messages here
-	ready   chan struct{} // closed once the upstream subscription is made, or failed
-	cancel  func()        // ends the upstream subscription; set before ready is closed
-	err     error         // why it could not be made; set before ready is closed
+	srv    *Server
+	key    queueKey
+	ready  chan struct{} // closed once the upstream subscription is made, or failed
+	cancel func()        // ends the upstream subscription; set before ready is closed
+	err    error         // why it could not be made; set before ready is closed
 
 	mu      sync.Mutex // guards members and next; taken before conn.mu
 	members []*connSub
@@ -43,9 +44,6 @@ type interest struct {
 // deliver hands m, just received upstream, to the members. It runs on a
 // goroutine of the Upstream's, one message at a time.
 func (in *interest) deliver(m *Msg) {
-	if in.partial && in.srv.buffered(m.Subject) {
-		return // the hub has it, and delivers it through the SUB's feed
-	}
 	in.mu.Lock()
 	left := false
 	if in.key.queue == "" {
@@ -127,29 +125,19 @@ func (c *conn) wants(cs *connSub, m *Msg) bool {
 	return c.noResponders || !isNoResponders(m)
 }
 
-// buffered reports whether the hub ingests subject.
-func (s *Server) buffered(subject string) bool {
-	for _, st := range s.hub.streams {
-		if subjects.Match(st.pattern, subject) {
-			return true
-		}
-	}
-	return false
-}
-
 // joinInterest makes cs a member of the interest in key, subscribing
 // upstream if it is the first, and returns once upstream has been asked
-// (so that a PING after the SUB can wait for upstream to have it). partial
-// says that the subject overlaps the hub's streams. The Upstream is not
-// called under Server.mu: it may block while upstream takes nothing.
-func (s *Server) joinInterest(cs *connSub, key queueKey, partial bool) error {
+// (so that a PING after the SUB can wait for upstream to have it). The
+// Upstream is not called under Server.mu: it may block while upstream
+// takes nothing.
+func (s *Server) joinInterest(cs *connSub, key queueKey) error {
 	s.mu.Lock()
 	in := s.interests[key]
 	first := in == nil
 	if first {
 		// The member is in before the subscription exists, so that nothing
 		// upstream delivers finds the interest empty.
-		in = &interest{srv: s, key: key, partial: partial, ready: make(chan struct{})}
+		in = &interest{srv: s, key: key, ready: make(chan struct{})}
 		s.interests[key] = in
 	}
 	cs.interest = in

@@ -47,6 +47,10 @@ type ServerConfig struct {
 	// is refused with nats-server's permissions violation.
 	PublishAllow   []string
 	SubscribeAllow []string
+	// InboxPrefix starts the subjects of clients' inboxes, which are
+	// served on interest even when a stream covers them (interest.go);
+	// "_INBOX.", the prefix of nats.go, nats.js and the nats CLI.
+	InboxPrefix string
 }
 
 func (c *ServerConfig) setDefaults() {
@@ -65,6 +69,9 @@ func (c *ServerConfig) setDefaults() {
 	}
 	if c.Version == "" {
 		c.Version = "0.0.0"
+	}
+	if c.InboxPrefix == "" {
+		c.InboxPrefix = "_INBOX."
 	}
 	def(&c.MaxConnections, 10_000)
 	def(&c.MaxSubscriptions, 10_000)
