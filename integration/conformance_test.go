@@ -205,19 +205,25 @@ func receiveUntil(t *testing.T, sub *nats.Subscription, end string) []receivedMs
 		if err != nil {
 			t.Fatalf("%s: after %d messages: %v", sub.Subject, len(got), err)
 		}
-		r := receivedMsg{Subject: m.Subject, Reply: m.Reply, Payload: append([]byte{}, m.Data...)}
-		if m.Header != nil {
-			r.Headers = []headerField{}
-			for k, v := range m.Header {
-				r.Headers = append(r.Headers, headerField{Key: k, Values: v})
-			}
-			sort.Slice(r.Headers, func(i, j int) bool { return r.Headers[i].Key < r.Headers[j].Key })
-		}
-		got = append(got, r)
+		got = append(got, received(m))
 		if m.Subject == end {
 			return got
 		}
 	}
+}
+
+// received is what a nats.go client shows of a message, its header fields
+// by key.
+func received(m *nats.Msg) receivedMsg {
+	r := receivedMsg{Subject: m.Subject, Reply: m.Reply, Payload: append([]byte{}, m.Data...)}
+	if m.Header != nil {
+		r.Headers = []headerField{}
+		for k, v := range m.Header {
+			r.Headers = append(r.Headers, headerField{Key: k, Values: v})
+		}
+		sort.Slice(r.Headers, func(i, j int) bool { return r.Headers[i].Key < r.Headers[j].Key })
+	}
+	return r
 }
 
 // rawMsg is a message publishRaw sends, with its header fields in order.

@@ -82,3 +82,16 @@ function fail(err) {
 export function base64(data) {
   return Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString("base64");
 }
+
+// observe returns a message as the Go tests' receivedMsg holds it: subject,
+// reply, the header block's status, its fields in the order the client
+// gives them (null without a header block), and the payload in base64.
+export function observe(m) {
+  return {
+    subject: m.subject,
+    reply: m.reply || "",
+    status: m.headers && m.headers.code ? `${m.headers.code} ${m.headers.description}`.trim() : undefined,
+    headers: m.headers ? [...m.headers].map(([key, values]) => ({ key, values })) : null,
+    payload: base64(m.data),
+  };
+}

@@ -3,7 +3,7 @@
 // the test to publish. Each subscription then reports, in the order they
 // arrived, the messages it received up to and including the first on --end.
 import { connect } from "@nats-io/transport-node";
-import { base64, need, run, step } from "./scenario.js";
+import { need, observe, run, step } from "./scenario.js";
 
 run(async (a) => {
   const subjects = need(a, "subjects").split(",");
@@ -13,13 +13,7 @@ run(async (a) => {
     const collected = subjects.map(async (subject) => {
       const messages = [];
       for await (const m of nc.subscribe(subject)) {
-        messages.push({
-          subject: m.subject,
-          reply: m.reply || "",
-          status: m.headers && m.headers.code ? `${m.headers.code} ${m.headers.description}`.trim() : undefined,
-          headers: m.headers ? [...m.headers].map(([key, values]) => ({ key, values })) : null,
-          payload: base64(m.data),
-        });
+        messages.push(observe(m));
         if (m.subject === end) {
           break;
         }
