@@ -95,3 +95,19 @@ export function observe(m) {
     payload: base64(m.data),
   };
 }
+
+// matches reports whether subject matches pattern, with NATS wildcards: "*"
+// for one token, ">" for one or more at the end.
+export function matches(pattern, subject) {
+  const p = pattern.split(".");
+  const s = subject.split(".");
+  for (let i = 0; i < p.length; i++) {
+    if (p[i] === ">") {
+      return s.length > i;
+    }
+    if (i >= s.length || (p[i] !== "*" && p[i] !== s[i])) {
+      return false;
+    }
+  }
+  return p.length === s.length;
+}
