@@ -3,6 +3,8 @@ package integration
 import (
 	"fmt"
 	"io"
+	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -16,21 +18,28 @@ import (
 // (NATSFAN_SUBJECTS) and serves every other subject by subscribing upstream
 // when a local client subscribes, and unsubscribing when the last one
 // leaves. A client cannot tell: it receives what it would from nats-server,
-// each message once per subscription, also on a pattern that spans
-// buffered and unbuffered subjects. A PONG after a SUB says natsfan's own
-// upstream subscription is in place, as a PONG says of nats-server's.
+// each message once per subscription, in the order it was published, also
+// on a pattern that spans buffered and unbuffered subjects. A PONG after a
+// SUB says natsfan's own upstream subscription is in place, as a PONG says
+// of nats-server's.
 
 // interestSubjects is NATSFAN_SUBJECTS in the scenarios on interest.
 const interestSubjects = "orders.>"
 
-// interestPatterns are what the client subscribes to: unbuffered (billing.>,
-// billing.*.paid) and spanning both kinds (*.*.new, >).
-var interestPatterns = []string{"billing.>", "billing.*.paid", "*.*.new", ">"}
+// interestPatterns are unbuffered patterns the client subscribes to, with
+// the fences that follow the messages (see untilFences): one each pattern
+// matches.
+var (
+	interestPatterns = []string{"billing.>", "billing.*.paid", "shipping.*.new"}
+	interestFences   = []string{"billing.fence.paid", "shipping.fence.new"}
+)
 
-// interestFences are the fences of the scenarios on interest: one for each
-// path to a subscriber of interestPatterns, buffered or not, and one that
-// each pattern matches.
-var interestFences = []string{"orders.fence.new", "billing.fence.new", "billing.fence.paid"}
+// spanningPatterns span buffered and unbuffered subjects, with a fence on
+// each path: one buffered, one not.
+var (
+	spanningPatterns = []string{"*.*.new", ">"}
+	spanningFences   = []string{"orders.fence.new", "billing.fence.new"}
+)
 
 // interestMessages are published upstream in this order: on buffered and
 // unbuffered subjects, interleaved, with headers, replies, empty and binary
@@ -50,40 +59,101 @@ func interestMessages() []rawMsg {
 }
 
 // TestDifferential_SubscribeOnInterestNatsGo: a nats.go client subscribed
-// through natsfan to subjects it does not buffer, and to patterns that span
-// buffered and unbuffered subjects, receives what is published upstream
-// after its Flush, each message once per subscription, in order.
+// through natsfan to subjects it does not buffer receives what is published
+// upstream after its Flush, each message once per subscription, in order.
 func TestDifferential_SubscribeOnInterestNatsGo(t *testing.T) {
 	differential(t, diffOptions{Subjects: interestSubjects}, func(t *testing.T, tg *diffTarget) []subscriptionObservation {
-		nc := tg.Connect(t)
-		var subs []*nats.Subscription
-		for _, p := range interestPatterns {
-			subs = append(subs, subscribeAll(t, nc, p, "", nil))
-		}
-		publishRaw(t, tg.Upstream, interestMessages()...)
-		got := untilFences(t, tg, interestFences, subs...)
-		obs := make([]subscriptionObservation, len(subs))
-		for i, sub := range subs {
-			obs[i] = subscriptionObservation{Subject: sub.Subject, Messages: got[i]}
-		}
-		return obs
+		return subscribeNatsGo(t, tg, interestPatterns, interestFences)
 	})
 }
 
-// TestDifferential_SubscribeOnInterestNatsJS: the same with nats.js, whose
-// subscriptions end at the fences.
+// TestDifferential_SubscribeOnInterestNatsJS: the same with nats.js.
 func TestDifferential_SubscribeOnInterestNatsJS(t *testing.T) {
 	differential(t, diffOptions{Subjects: interestSubjects}, func(t *testing.T, tg *diffTarget) []subscriptionObservation {
-		js := startNode(t, "subscribe.js", "--url", tg.URL, "--subjects", strings.Join(interestPatterns, ","),
-			"--end", strings.Join(interestFences, ","))
-		js.Await(t, "subscribed")
-		publishRaw(t, tg.Upstream, interestMessages()...)
-		publishFences(t, tg, interestFences...)
-		js.Resume(t)
-		var obs []subscriptionObservation
-		js.JSON(t, &obs)
-		return obs
+		return subscribeNatsJS(t, tg, interestPatterns, interestFences)
 	})
+}
+
+// spanningObservation is what a subscription that spans buffered and
+// unbuffered subjects received: each message once (Delivered, sorted, comes
+// first in a failure's first difference), in the order they were published
+// (Order).
+type spanningObservation struct {
+	Subject   string   `json:"subject"`
+	Delivered []string `json:"delivered"` // "subject payload", sorted
+	Order     []string `json:"order"`     // "subject payload", as received
+}
+
+func spanning(obs []subscriptionObservation) []spanningObservation {
+	out := make([]spanningObservation, len(obs))
+	for i, o := range obs {
+		out[i] = spanningObservation{Subject: o.Subject, Delivered: []string{}, Order: []string{}}
+		for _, m := range o.Messages {
+			out[i].Order = append(out[i].Order, fmt.Sprintf("%s %q", m.Subject, m.Payload))
+		}
+		out[i].Delivered = append(out[i].Delivered, out[i].Order...)
+		sort.Strings(out[i].Delivered)
+	}
+	return out
+}
+
+// TestDifferential_SpanningSubscriptionNatsGo: a nats.go subscription
+// through natsfan to a pattern that spans buffered and unbuffered subjects
+// (> and *.*.new with orders.> buffered) receives each message once, in the
+// order it was published upstream.
+func TestDifferential_SpanningSubscriptionNatsGo(t *testing.T) {
+	differential(t, diffOptions{Subjects: interestSubjects}, func(t *testing.T, tg *diffTarget) []spanningObservation {
+		return spanning(subscribeNatsGo(t, tg, spanningPatterns, spanningFences))
+	})
+}
+
+// TestDifferential_SpanningSubscriptionNatsJS: the same with nats.js.
+func TestDifferential_SpanningSubscriptionNatsJS(t *testing.T) {
+	differential(t, diffOptions{Subjects: interestSubjects}, func(t *testing.T, tg *diffTarget) []spanningObservation {
+		return spanning(subscribeNatsJS(t, tg, spanningPatterns, spanningFences))
+	})
+}
+
+// subscribeNatsGo subscribes a nats.go client of tg to patterns, publishes
+// interestMessages upstream, then fences, and returns what each
+// subscription received before its fences.
+func subscribeNatsGo(t *testing.T, tg *diffTarget, patterns, fences []string) []subscriptionObservation {
+	t.Helper()
+	nc := tg.Connect(t)
+	var subs []*nats.Subscription
+	for _, p := range patterns {
+		subs = append(subs, subscribeAll(t, nc, p, "", nil))
+	}
+	publishRaw(t, tg.Upstream, interestMessages()...)
+	got := untilFences(t, tg, fences, subs...)
+	obs := make([]subscriptionObservation, len(subs))
+	for i, sub := range subs {
+		obs[i] = subscriptionObservation{Subject: sub.Subject, Messages: got[i]}
+	}
+	return obs
+}
+
+// subscribeNatsJS is subscribeNatsGo with nats.js (integration/js/
+// subscribe.js), whose subscriptions report their fences too.
+func subscribeNatsJS(t *testing.T, tg *diffTarget, patterns, fences []string) []subscriptionObservation {
+	t.Helper()
+	js := startNode(t, "subscribe.js", "--url", tg.URL, "--subjects", strings.Join(patterns, ","), "--end", strings.Join(fences, ","))
+	js.Await(t, "subscribed")
+	publishRaw(t, tg.Upstream, interestMessages()...)
+	publishFences(t, tg, fences...)
+	js.Resume(t)
+	var obs []subscriptionObservation
+	js.JSON(t, &obs)
+	for i := range obs { // as untilFences does
+		kept := obs[i].Messages[:0]
+		for _, m := range obs[i].Messages {
+			if !slices.Contains(fences, m.Subject) {
+				kept = append(kept, m)
+			}
+		}
+		obs[i].Messages = kept
+	}
+	return obs
 }
 
 // TestDifferential_UnsubscribeStopsDelivery speaks the protocol by hand, as

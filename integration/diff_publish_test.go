@@ -118,45 +118,67 @@ func TestDifferential_PublishNatsJS(t *testing.T) {
 // subscribed to what it publishes, on a subject natsfan buffers and on one
 // it serves on interest, receives each of its messages once, or none with
 // echo off (nats.NoEcho); a subscriber on another connection receives each
-// once either way. The subscriptions include ">", which spans both.
+// once either way.
 func TestDifferential_PublisherReceivesItsOwnOnceUnlessNoEcho(t *testing.T) {
-	type seen struct {
-		Own   map[string][]string `json:"own"`   // the publisher's subscriptions: pattern → payloads received
-		Other map[string][]string `json:"other"` // another connection's
-	}
-	patterns := []string{"orders.>", "billing.>", ">"}
 	for _, echo := range []bool{true, false} {
 		t.Run("echo "+strconv.FormatBool(echo), func(t *testing.T) {
-			differential(t, diffOptions{Subjects: "orders.>"}, func(t *testing.T, tg *diffTarget) seen {
-				var opts []nats.Option
-				if !echo {
-					opts = append(opts, nats.NoEcho())
-				}
-				pub, other := tg.Connect(t, opts...), tg.Connect(t)
-				var subs []*nats.Subscription
-				for _, nc := range []*nats.Conn{pub, other} {
-					for _, p := range patterns {
-						subs = append(subs, subscribeAll(t, nc, p, "", nil))
-					}
-				}
-				watch := subscribeAll(t, tg.Pub, "billing.end", "", nil)
-				var msgs []*nats.Msg
-				for i := range 3 {
-					msgs = append(msgs,
-						&nats.Msg{Subject: "orders.eu", Data: []byte("order " + strconv.Itoa(i))},
-						&nats.Msg{Subject: "billing.eu", Data: []byte("bill " + strconv.Itoa(i))})
-				}
-				publishAll(t, pub, append(msgs, &nats.Msg{Subject: "billing.end", Data: []byte("end")})...)
-				receiveUntil(t, watch, "billing.end") // upstream has them all
-				got := untilFences(t, tg, []string{"orders.fence", "billing.fence"}, subs...)
-				obs := seen{Own: map[string][]string{}, Other: map[string][]string{}}
-				for i, p := range patterns {
-					obs.Own[p], obs.Other[p] = payloads(got[i]), payloads(got[len(patterns)+i])
-				}
-				return obs
+			differential(t, diffOptions{Subjects: "orders.>"}, func(t *testing.T, tg *diffTarget) localPublishObservation {
+				return publishLocally(t, tg, echo, []string{"orders.>", "billing.>"})
 			})
 		})
 	}
+}
+
+// TestDifferential_SpanningSubscriptionOfALocalPublisher: subscriptions
+// through natsfan to patterns that span a buffered and an unbuffered
+// subject (> and *.eu with orders.> buffered), on the publisher's
+// connection and another, receive each message a local client publishes
+// once, in the order it published them, as from nats-server.
+func TestDifferential_SpanningSubscriptionOfALocalPublisher(t *testing.T) {
+	differential(t, diffOptions{Subjects: "orders.>"}, func(t *testing.T, tg *diffTarget) localPublishObservation {
+		return publishLocally(t, tg, true, []string{">", "*.eu"})
+	})
+}
+
+// localPublishObservation is what subscriptions on a local publisher's
+// connection and on another received of its messages.
+type localPublishObservation struct {
+	Own   map[string][]string `json:"own"`   // the publisher's subscriptions: pattern → payloads received, in order
+	Other map[string][]string `json:"other"` // another connection's
+}
+
+// publishLocally subscribes a publisher through natsfan (with echo or not)
+// and another connection to patterns, has the publisher publish on
+// orders.eu (buffered) and billing.eu (not) in turn, then billing.end, and
+// returns what each subscription received before the fences.
+func publishLocally(t *testing.T, tg *diffTarget, echo bool, patterns []string) localPublishObservation {
+	t.Helper()
+	var opts []nats.Option
+	if !echo {
+		opts = append(opts, nats.NoEcho())
+	}
+	pub, other := tg.Connect(t, opts...), tg.Connect(t)
+	var subs []*nats.Subscription
+	for _, nc := range []*nats.Conn{pub, other} {
+		for _, p := range patterns {
+			subs = append(subs, subscribeAll(t, nc, p, "", nil))
+		}
+	}
+	watch := subscribeAll(t, tg.Pub, "billing.end", "", nil)
+	var msgs []*nats.Msg
+	for i := range 3 {
+		msgs = append(msgs,
+			&nats.Msg{Subject: "orders.eu", Data: []byte("order " + strconv.Itoa(i))},
+			&nats.Msg{Subject: "billing.eu", Data: []byte("bill " + strconv.Itoa(i))})
+	}
+	publishAll(t, pub, append(msgs, &nats.Msg{Subject: "billing.end", Data: []byte("end")})...)
+	receiveUntil(t, watch, "billing.end") // upstream has them all
+	got := untilFences(t, tg, []string{"orders.eu", "billing.eu"}, subs...)
+	obs := localPublishObservation{Own: map[string][]string{}, Other: map[string][]string{}}
+	for i, p := range patterns {
+		obs.Own[p], obs.Other[p] = payloads(got[i]), payloads(got[len(patterns)+i])
+	}
+	return obs
 }
 
 // TestDifferential_MaxPayloadIsTheUpstreams: natsfan advertises the
@@ -214,7 +236,8 @@ func TestDifferential_MaxPayloadIsTheUpstreamsNatsJS(t *testing.T) {
 // fences was not published before them. Through natsfan a message can reach
 // a local subscriber by two paths, from a buffer or from a subscription on
 // interest: fence each path (a buffered subject and an unbuffered one) to
-// see a message delivered twice, once by each.
+// see a message delivered twice, once by each. A fence is a message with
+// the payload fencePayload, so it may share its subject with others.
 func untilFences(t *testing.T, tg *diffTarget, fences []string, subs ...*nats.Subscription) [][]receivedMsg {
 	t.Helper()
 	publishFences(t, tg, fences...)
@@ -226,13 +249,16 @@ func untilFences(t *testing.T, tg *diffTarget, fences []string, subs ...*nats.Su
 				want[f] = true
 			}
 		}
+		if len(want) == 0 {
+			t.Fatalf("%s matches none of the fences %v", sub.Subject, fences)
+		}
 		got[i] = []receivedMsg{}
 		for len(want) > 0 {
 			m, err := sub.NextMsg(5 * time.Second)
 			if err != nil {
 				t.Fatalf("%s: waiting for the fences %v after %d messages: %v", sub.Subject, want, len(got[i]), err)
 			}
-			if want[m.Subject] {
+			if want[m.Subject] && string(m.Data) == fencePayload {
 				delete(want, m.Subject)
 				continue
 			}
@@ -242,12 +268,15 @@ func untilFences(t *testing.T, tg *diffTarget, fences []string, subs ...*nats.Su
 	return got
 }
 
-// publishFences publishes an empty message on each subject, in order,
+// fencePayload is the payload of the fences untilFences publishes.
+const fencePayload = "-- fence --"
+
+// publishFences publishes a fence (fencePayload) on each subject, in order,
 // straight on the upstream server (tg.Pub), and flushes.
 func publishFences(t *testing.T, tg *diffTarget, fences ...string) {
 	t.Helper()
 	for _, f := range fences {
-		if err := tg.Pub.Publish(f, nil); err != nil {
+		if err := tg.Pub.Publish(f, []byte(fencePayload)); err != nil {
 			t.Fatal(err)
 		}
 	}
