@@ -313,3 +313,31 @@ func dialRawURL(t *testing.T, u string) *rawClient {
 	}
 	return rc
 }
+
+// TestDifferential_PublishedHeaderBlockArrivesVerbatim: a header block a
+// client publishes (keys out of order, in mixed case, one repeated, a value
+// with spaces) reaches a subscriber on the upstream server byte for byte,
+// as nats-server forwards it, whether natsfan buffers the subject or not.
+// nats.go and nats.js would hide a difference: nats.go keeps headers in a
+// map, so this client and the subscriber speak the protocol by hand.
+func TestDifferential_PublishedHeaderBlockArrivesVerbatim(t *testing.T) {
+	const header = "NATS/1.0\r\nZulu: 1\r\nalpha: two words\r\nZulu: 3\r\nMike:4\r\n\r\n"
+	for _, pc := range publishCases {
+		t.Run(pc.name, func(t *testing.T) {
+			differential(t, diffOptions{Subjects: pc.subjects}, func(t *testing.T, tg *diffTarget) map[string][]string {
+				connect := `CONNECT {"verbose":false,"pedantic":false,"protocol":1,"headers":true}` + "\r\n"
+				up := dialRawURL(t, tg.Upstream.ClientURL())
+				up.send(t, connect+"SUB pub.> 1\r\nSUB pub.end 90\r\nPING\r\n")
+				up.untilPong(t)
+				pub := dialRawURL(t, tg.URL)
+				payload := "body\r\nwith CR LF"
+				pub.send(t, connect+
+					"HPUB pub.headers reply.to "+strconv.Itoa(len(header))+" "+strconv.Itoa(len(header)+len(payload))+"\r\n"+header+payload+"\r\n"+
+					"HPUB pub.only "+strconv.Itoa(len(header))+" "+strconv.Itoa(len(header))+"\r\n"+header+"\r\n"+
+					"PUB pub.end 0\r\n\r\nPING\r\n")
+				pub.untilPong(t)
+				return up.untilMsgs(t, map[string]string{"90": "pub.end"})
+			})
+		})
+	}
+}
