@@ -13,20 +13,22 @@ package integration
 //     timings). The harness compares the two with reflect.DeepEqual and
 //     prints them as JSON, so keep it JSON-friendly (bytes as base64 or hex).
 //   - Connect the client under test to tg.URL (both targets) or, with
-//     nats.go, to tg.Socket (natsfan only). Publish with tg.Pub, a nats.go
-//     connection straight to the upstream server, as natsfan's clients
-//     cannot publish through it yet.
+//     nats.go, to tg.Socket (natsfan only). It may publish through natsfan;
+//     tg.Pub, a nats.go connection straight to the upstream server, stands
+//     for the rest of the cluster (a publisher, subscriber or responder
+//     elsewhere).
 //   - Before publishing, make sure the server has the client's
 //     subscriptions: the client flushes after subscribing (nats.go
 //     nc.Flush(), nats.js await nc.flush()). A PONG after SUB means the
-//     server has processed the SUB, in nats-server and in natsfan alike, and
-//     for a subject natsfan buffers (NATSFAN_SUBJECTS, ">" by default) the
-//     message published afterwards reaches the subscription. Nothing is
-//     polled on the server side, because natsfan's subscriptions are not
-//     visible upstream. For subjects natsfan would serve on interest (not
-//     buffered), a PONG does not say that natsfan's own upstream subscription
-//     is in place; such a scenario publishes a probe until the client
-//     reports one (see publishUntilReceived).
+//     server has processed the SUB, in nats-server and in natsfan alike: for
+//     a subject natsfan buffers (NATSFAN_SUBJECTS, ">" by default) the
+//     message published afterwards reaches the subscription, and for one it
+//     serves on interest natsfan answers the PING only once the upstream
+//     server has natsfan's own SUB. Nothing is polled on the server side.
+//   - A message can reach a client through natsfan by two paths, from a
+//     buffer or from a subscription on interest; to see a message
+//     delivered twice, or late, end the scenario with a fence on each path
+//     (untilFences in diff_publish_test.go).
 //   - A nats.js client is a script in integration/js (see
 //     TestDifferential_SubscribeNatsJS and integration/js/subscribe.js):
 //     1. write integration/js/<name>.js, an ES module that imports connect
