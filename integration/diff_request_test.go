@@ -36,6 +36,10 @@ var requestCases = []struct {
 	{"buffered", ">"},
 }
 
+// bufferedNoResponders is why a request on a buffered subject nobody serves
+// times out through natsfan (README, Connecting).
+const bufferedNoResponders = "a request on a buffered subject gets no no-responders status: natsfan's own upstream subscription to the subject counts as a responder"
+
 // requestStyles are nats.go's two ways of waiting for a reply.
 var requestStyles = []struct {
 	name string
@@ -124,6 +128,9 @@ func TestDifferential_RequestWithNoRespondersFailsAtOnce(t *testing.T) {
 	for _, rc := range requestCases {
 		for _, style := range requestStyles {
 			t.Run(rc.name+"/"+style.name, func(t *testing.T) {
+				if rc.name == "buffered" {
+					knownDifference(t, bufferedNoResponders)
+				}
 				differential(t, diffOptions{Subjects: rc.subjects}, func(t *testing.T, tg *diffTarget) replyObservation {
 					nc := tg.Connect(t, style.opts...)
 					_, err := nc.Request("nobody.home", []byte("anyone?"), requestTimeout)
@@ -156,8 +163,12 @@ func TestDifferential_RequestNatsJS(t *testing.T) {
 						responder = tg.Connect(t)
 					}
 					respond(t, responder, "svc.echo", "", "one")
+					args := []string{"--url", tg.URL, "--subject", "svc.echo", "--count", "4"}
+					if rc.name != "buffered" { // bufferedNoResponders: TestDifferential_RequestWithNoRespondersFailsAtOnce shows it
+						args = append(args, "--nobody", "nobody.home")
+					}
 					var obs requested
-					decodeObservation(t, "request.js", runNode(t, "request.js", "--url", tg.URL, "--subject", "svc.echo", "--count", "4", "--nobody", "nobody.home"), &obs)
+					decodeObservation(t, "request.js", runNode(t, "request.js", args...), &obs)
 					return obs
 				})
 			})

@@ -1,6 +1,6 @@
 // Requests on --url: --count requests on --subject with its shared inbox,
-// the same with an inbox per request (noMux), and one on --nobody, which
-// nobody serves. Request i has the payload "request i" (none for the first)
+// the same with an inbox per request (noMux), and, if given, one on
+// --nobody, which nobody serves. Request i has the payload "request i" (none for the first)
 // and, when i is odd, the header Req-Id: i. Reports each reply's payload and
 // header fields (sorted by key: a nats.go responder writes them in map
 // order), or the request's error, which ends the series: { replies,
@@ -48,11 +48,13 @@ run(async (a) => {
     const replies = await requests(nc, subject, count, false);
     const noMux = await requests(nc, subject, count, true);
     let noResponders = "";
-    try {
-      await nc.request(need(a, "nobody"), undefined, { timeout: 2_000 });
-      noResponders = "a reply";
-    } catch (err) {
-      noResponders = describe(err);
+    if (a.nobody) {
+      try {
+        await nc.request(a.nobody, undefined, { timeout: 2_000 });
+        noResponders = "a reply";
+      } catch (err) {
+        noResponders = describe(err);
+      }
     }
     return { replies, no_mux: noMux, no_responders: noResponders };
   } finally {
