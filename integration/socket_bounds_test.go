@@ -239,7 +239,15 @@ func TestSocket_ClientThatSendsWithoutReadingStaysBounded(t *testing.T) {
 
 			rc.Close()
 			waitFor(t, "the connection to close", func() bool { return sc.srv.Stats().Connections == 0 })
-			if left := int64(heapAfterGC()) - int64(before); left > 256<<10 {
+			// What the rest of the process frees meanwhile (an earlier
+			// test's servers stopping) moves the heap too: give it a moment.
+			var left int64
+			for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); {
+				if left = int64(heapAfterGC()) - int64(before); left <= 256<<10 {
+					break
+				}
+			}
+			if left > 256<<10 {
 				t.Errorf("the heap is still %d KiB above where it was once the client has gone", left>>10)
 			}
 		})
