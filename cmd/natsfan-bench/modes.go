@@ -26,6 +26,10 @@ const (
 type mode struct {
 	name  string
 	start func(e *env) (*target, error)
+	// connect starts the endpoint stock nats.go clients of this mode
+	// connect to, for the publish and request sections; nil for
+	// natsfan-inproc, which has no clients of its own.
+	connect func(e *env) (*endpoint, error)
 	// peer is set for the modes that are not natsfan (direct subscribers,
 	// a leaf node). The smoke test does not judge what they lose: a leaf
 	// node may drop messages on a busy machine, as documented.
@@ -54,45 +58,73 @@ type target struct {
 }
 
 var modes = []mode{
-	{name: "direct", start: startDirect, peer: true},
-	{name: "leaf", start: startLeaf, peer: true},
-	{name: "natsfan-socket", start: startSocket},
+	{name: "direct", start: startVia(directEndpoint), connect: directEndpoint, peer: true},
+	{name: "leaf", start: startVia(leafEndpoint), connect: leafEndpoint, peer: true},
+	{name: "natsfan-socket", start: startVia(socketEndpoint), connect: socketEndpoint},
 	{name: "natsfan-inproc", start: startInproc},
 }
 
-func startDirect(e *env) (*target, error) {
-	url := e.upstream.ClientURL()
-	return natsTarget(nil, func() (*nats.Conn, error) { return nats.Connect(url) }), nil
+// An endpoint is where a mode's nats.go clients connect: the upstream
+// itself, a leaf node in front of it, or the sidecar's socket. Stop it with
+// close.
+type endpoint struct {
+	proc *child // the leaf node or sidecar, to measure; nil for direct
+	// dial connects one nats.go client, with opts added to the endpoint's
+	// own.
+	dial func(opts ...nats.Option) (*nats.Conn, error)
 }
 
-func startLeaf(e *env) (*target, error) {
+func (ep *endpoint) close() {
+	if ep.proc != nil {
+		ep.proc.stop()
+	}
+}
+
+func directEndpoint(e *env) (*endpoint, error) {
+	url := e.upstream.ClientURL()
+	return &endpoint{dial: func(opts ...nats.Option) (*nats.Conn, error) { return nats.Connect(url, opts...) }}, nil
+}
+
+func leafEndpoint(e *env) (*endpoint, error) {
 	leaf, url, err := startLeafNode(e.upstream, e.leafURL)
 	if err != nil {
 		return nil, err
 	}
-	return natsTarget(leaf, func() (*nats.Conn, error) { return nats.Connect(url) }), nil
+	return &endpoint{proc: leaf, dial: func(opts ...nats.Option) (*nats.Conn, error) { return nats.Connect(url, opts...) }}, nil
 }
 
-func startSocket(e *env) (*target, error) {
+func socketEndpoint(e *env) (*endpoint, error) {
 	sc, sock, err := startSidecar(e.natsfan, e.upstream.ClientURL(), e.dir, e.pprof)
 	if err != nil {
 		return nil, err
 	}
-	return natsTarget(sc, func() (*nats.Conn, error) { return dialSocket(sock) }), nil
+	return &endpoint{proc: sc, dial: func(opts ...nats.Option) (*nats.Conn, error) { return dialSocket(sock, opts...) }}, nil
 }
 
 // dialSocket connects a stock nats.go client to the sidecar's socket.
-func dialSocket(sock string) (*nats.Conn, error) {
-	return nats.Connect("nats://localhost", nats.SetCustomDialer(unixDialer{sock}))
+func dialSocket(sock string, opts ...nats.Option) (*nats.Conn, error) {
+	return nats.Connect("nats://localhost", append([]nats.Option{nats.SetCustomDialer(unixDialer{sock})}, opts...)...)
 }
 
-// natsTarget is a target whose consumers are nats.go connections made by
-// dial, each with one subscription to benchSubject without pending limits.
-func natsTarget(proc *child, dial func() (*nats.Conn, error)) *target {
+// startVia is the start of a mode whose consumers are clients of the
+// endpoint connect starts.
+func startVia(connect func(e *env) (*endpoint, error)) func(e *env) (*target, error) {
+	return func(e *env) (*target, error) {
+		ep, err := connect(e)
+		if err != nil {
+			return nil, err
+		}
+		return natsTarget(ep), nil
+	}
+}
+
+// natsTarget is a target whose consumers are nats.go connections to ep,
+// each with one subscription to benchSubject without pending limits.
+func natsTarget(ep *endpoint) *target {
 	var conns []*nats.Conn
-	t := &target{proc: proc}
+	t := &target{proc: ep.proc}
 	t.attach = func(c *consumer) error {
-		nc, err := dial()
+		nc, err := ep.dial()
 		if err != nil {
 			return err
 		}
@@ -119,9 +151,7 @@ func natsTarget(proc *child, dial func() (*nats.Conn, error)) *target {
 		for _, nc := range conns {
 			nc.Close()
 		}
-		if proc != nil {
-			proc.stop()
-		}
+		ep.close()
 	}
 	return t
 }
