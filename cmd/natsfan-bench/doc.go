@@ -1,5 +1,13 @@
-// Command natsfan-bench measures one workload delivered four ways, in one
-// run on one machine, so that the numbers compare side by side:
+// Command natsfan-bench measures what natsfan does for a pod against what
+// the pod's clients would get from the NATS server directly or from a leaf
+// node, in one run on one machine, so that the numbers compare side by side.
+// It has three sections, and the idle memory:
+//
+//   - delivery: one publisher upstream, N consumers in the pod (below);
+//   - publish: N publishers in the pod, one receiver upstream;
+//   - request/reply: one requester in the pod, one responder upstream.
+//
+// The delivery section delivers one workload four ways:
 //
 //   - direct: N nats.go subscribers connected to the upstream nats-server;
 //   - leaf: a nats-server running as a leaf node of the upstream (a child
@@ -11,14 +19,20 @@
 //   - natsfan-inproc: the hub and ingester in this process, with N
 //     hub.Subscribe subscriptions.
 //
+// The publish and request sections run the three modes whose clients are
+// stock nats.go connections: direct, leaf and natsfan-socket (the
+// in-process API has no publish of its own).
+//
 // The upstream is a real nats-server, embedded in this process, started
-// afresh for every mode, N and message size, as are the leaf node and the
-// sidecar. Every mode gets the same publisher (one nats.go connection to the
+// afresh for every cell (mode, N and message size), as are the leaf node and
+// the sidecar.
+//
+// # Delivery
+//
+// Every mode gets the same publisher (one nats.go connection to the
 // upstream publishing on one subject), the same message sizes and counts,
 // and the same consumer code (consumer.go): it reads the publish time from
 // the first 8 bytes of the payload and records the delay to receipt.
-//
-// # Pacing
 //
 // Each cell (mode, N, size) runs two phases on the same consumers:
 //
@@ -43,22 +57,23 @@
 // for the sidecar, why, from its log: "slow_consumer×10"). The sidecar runs
 // with its defaults, consumer lag limits included (1,000,000 messages,
 // 64 MiB): a burst that a socket consumer cannot keep up with gets it cut
-// off, and what it then misses counts as lost. The message count of the throughput phase is
-// --deliveries ÷ N (at least --min-messages), divided by 8 for 4 KiB
-// messages, so that every cell does comparable work; the program prints the
-// counts and rates it used.
+// off, and what it then misses counts as lost. The message count of the
+// throughput phase is --deliveries ÷ N (at least --min-messages), divided by
+// 8 for 4 KiB messages, so that every cell does comparable work; the program
+// prints the counts and rates it used.
 //
 // Also reported: the bytes the upstream server sent during the throughput
 // phase (its Varz OutBytes, which counts payload bytes), per published
 // message and in copies of the payload; the CPU seconds (utime+stime from
 // /proc/PID/stat) per million deliveries of the leaf node or sidecar during
-// the throughput phase, and its peak RSS (VmHWM) over the cell. natsfan-inproc shares this process
-// with the upstream server, the publisher and the consumers, so its CPU and
-// RSS cannot be isolated: they are reported as n/a. direct has no process
-// between the upstream and its consumers: n/a as well.
+// the throughput phase, and its peak RSS (VmHWM) over the cell.
+// natsfan-inproc shares this process with the upstream server, the
+// publisher and the consumers, so its CPU and RSS cannot be isolated: they
+// are reported as n/a. direct has no process between the upstream and its
+// consumers: n/a as well.
 //
-// --runs K runs every cell K times and reports medians, with the worst loss
-// of any run.
+// --runs K runs every cell of every section K times and reports medians,
+// with the worst loss (or failures) of any run and what went wrong in it.
 //
 // --set NATSFAN_NAME=VALUE,… runs the sidecar with other settings, to see
 // what they change; the report's header lists them. For example, with lag
@@ -72,15 +87,67 @@
 //
 //	go -C cmd/natsfan-bench run . --modes natsfan-socket --n 50 --sizes 128 --idle "" --profile /tmp/prof
 //
-// Idle memory: the sidecar as a child process with 1,000 and then 10,000
+// # Publish
+//
+// N publishers in the pod (--pub-n, default 1, 10 and 50), each a nats.go
+// connection to the mode's endpoint (the upstream, the leaf node, natsfan's
+// socket), publish --pub-messages messages in all (2,000,000 by default,
+// ÷ N each) of --pub-size bytes (128) on a subject natsfan does not buffer,
+// all starting together and as fast as they can, then Flush. One receiver,
+// a nats.go subscriber connected to the upstream directly, counts what
+// arrives; the cell waits until everything has or nothing arrives for 2 s.
+// Each publisher first publishes probes until one of them reaches the
+// receiver, so that interest is in place before the clock starts (a leaf
+// node forwards only what the upstream has interest in).
+//
+// Reported: published and received, lost (the difference; negative if
+// something arrived twice), the rate at the receiver (received ÷ the time
+// from the first publish to the last receipt: the figure to compare), the
+// rate at the publishers (until their Flush returned: what a leaf node or
+// natsfan took in, which may run ahead of what it passed on), the
+// connections the upstream served for the publishers (N direct, one
+// otherwise), the leaf node's or sidecar's CPU seconds per million messages
+// received and peak RSS, and what went wrong: asynchronous errors the
+// publishers got (a permissions violation), disconnects, and slow consumers
+// the upstream closed. One receiver is the limit of every mode: when N
+// direct publishers outrun it, the upstream closes it as a slow consumer and
+// what it then misses counts as lost; a leaf node or natsfan, one connection
+// upstream, does not outrun it the same way.
+//
+// # Request/reply
+//
+// One responder, a nats.go connection to the upstream, echoes each
+// request's payload; one requester, a nats.go connection to the mode's
+// endpoint, makes --requests round trips (10,000) of --req-size bytes
+// (128) one after another with nc.Request, each with a 2 s timeout, after
+// up to 100 unmeasured ones (the first may meet no responders while
+// interest propagates, and is retried). --req-inbox says which of nats.go's
+// two ways to receive replies: new (the default: one wildcard inbox
+// subscription per connection) and old (nats.UseOldRequestStyle: an inbox
+// subscription per request, which through a leaf node or natsfan changes
+// interest upstream for every request). Reported: answered and failed, round
+// trips per second, p50, p99 and p99.9 of the round trips answered, and the
+// leaf node's or sidecar's CPU µs per round trip and peak RSS. Three failures
+// in a row end a cell early.
+//
+// # Idle memory
+//
+// The sidecar as a child process with 1,000 and then 10,000
 // idle socket consumers (each one connection with one subscription, run in
 // this process) connected; its VmRSS and VmHWM at each step.
 //
-// Results go to stdout as a table, and to --out (default results, in the
+// # Output and running it
+//
+// Results go to stdout as tables, and to --out (default results, in the
 // working directory: cmd/natsfan-bench/results with the commands below) as
-// bench.txt (the table, the idle memory and the targets of issue 6, met or
-// missed), bench.csv, idle.csv and bench.png (throughput and p99 against N, one line
-// per mode, per message size).
+// bench.txt (the tables, the idle memory and the targets of issue 6, met or
+// missed, with the machine's load average at the start and the end),
+// bench.csv, publish.csv, request.csv, idle.csv and bench.png (delivery
+// throughput and p99 against N, one line per mode, per message size). A
+// section whose flags ask for nothing (--n "", --pub-n "", --requests 0,
+// --idle "") is skipped, with its files:
+//
+//	go -C cmd/natsfan-bench run . --n "" --idle "" --runs 3   # the publish and request sections only
 //
 // The benchmark is a Go module of its own (cmd/natsfan-bench/go.mod), so
 // that its dependencies, such as gonum.org/v1/plot, stay out of natsfan's
@@ -95,9 +162,11 @@
 // directory), unless --natsfan-bin names a binary.
 //
 // --short is a smoke test for CI: N of 1 and 4, few messages at a low rate,
-// 100 idle consumers, output to a temporary directory unless --out is set,
-// and an exit status of 1 unless every mode runs and reports and natsfan's
-// modes lose nothing. What the peers (direct, leaf) lose is reported, not
+// 1 and 4 publishers of 2,000 messages, 100 round trips of each request
+// style, 100 idle consumers, output to a temporary directory unless --out is
+// set, and an exit status of 1 unless every mode runs and reports and
+// natsfan's modes lose nothing, pass on every publish and answer every
+// request. What the peers (direct, leaf) lose is reported, not
 // judged: a leaf node may drop messages on a busy machine. TestShortRun
 // runs it, so the module's `go test ./...` covers it (CI runs that in
 // cmd/natsfan-bench; the root module's `go test ./...` does not enter it).

@@ -29,6 +29,10 @@ func TestParseFlagsRejectsBadInput(t *testing.T) {
 		{[]string{"--sizes", "8"}, "want sizes of at least 9 bytes"},
 		{[]string{"--modes", "direct,nats"}, `unknown mode "nats"`},
 		{[]string{"--profile-duration", "500ms"}, "-profile-duration at least 1s"},
+		{[]string{"--pub-n", "1,50", "--pub-messages", "10"}, "-pub-messages at least the largest -pub-n"},
+		{[]string{"--pub-size", "8"}, "-pub-size of at least 9 bytes"},
+		{[]string{"--requests", "-1"}, "-requests 0 or more"},
+		{[]string{"--req-inbox", "new,mux"}, `bad -req-inbox: "mux" is neither new nor old`},
 	} {
 		_, err := parseFlags(tc.args)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

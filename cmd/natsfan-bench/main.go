@@ -47,6 +47,13 @@ type config struct {
 	runs        int
 	profile     string        // directory for CPU profiles of the sidecar; "": none
 	profileFor  time.Duration // the window of each profile
+
+	pubNs       []int // numbers of publishers; none: no publish section
+	pubMessages int   // published per publish cell, over all its publishers
+	pubSize     int
+	requests    int // round trips per request cell; 0: no request section
+	reqSize     int
+	reqStyles   []string // styleNew, styleOld
 }
 
 func parseFlags(args []string) (*config, error) {
@@ -54,11 +61,11 @@ func parseFlags(args []string) (*config, error) {
 	var (
 		c                          config
 		ns, sizes, modeNames, idle string
-		settings                   string
+		settings, pubNs, reqStyles string
 	)
 	fs.BoolVar(&c.short, "short", false, "smoke test: N 1,4, few messages at a low rate, 100 idle consumers; exit 1 unless every mode runs and reports, and natsfan's modes deliver everything (overrides the flags below)")
 	fs.StringVar(&c.out, "out", "results", "directory for bench.txt, bench.csv, idle.csv and bench.png, relative to the working directory: cmd/natsfan-bench/results under go -C cmd/natsfan-bench run . (with -short: a temporary directory unless set)")
-	fs.StringVar(&ns, "n", "1,10,50,200", "numbers of consumers")
+	fs.StringVar(&ns, "n", "1,10,50,200", "numbers of consumers; empty: no delivery section")
 	fs.StringVar(&sizes, "sizes", "128,4096", "payload sizes, bytes (at least 9)")
 	fs.StringVar(&modeNames, "modes", "direct,leaf,natsfan-socket,natsfan-inproc", "modes to run")
 	fs.IntVar(&c.deliveries, "deliveries", 2_000_000, "deliveries per cell in the throughput phase: it publishes this ÷ N messages (÷ 8 more for payloads over 1 KiB)")
@@ -72,6 +79,12 @@ func parseFlags(args []string) (*config, error) {
 	fs.StringVar(&settings, "set", "", "settings for the sidecar (natsfan-socket and idle memory), comma-separated NATSFAN_NAME=VALUE, such as NATSFAN_CONSUMER_MAX_LAG_BYTES=1GiB; empty: natsfan's defaults. The header of the report lists them")
 	fs.StringVar(&c.profile, "profile", "", "directory to write a CPU profile of the sidecar's throughput phase to, for every natsfan-socket cell and run (the sidecar serves pprof, which costs it some CPU); empty: none")
 	fs.DurationVar(&c.profileFor, "profile-duration", 5*time.Second, "window of each CPU profile, from the start of the throughput phase (whole seconds)")
+	fs.StringVar(&pubNs, "pub-n", "1,10,50", "publish section: numbers of publishers in the pod (modes direct, leaf and natsfan-socket); empty: no publish section")
+	fs.IntVar(&c.pubMessages, "pub-messages", 2_000_000, "publish section: messages published per cell, over all its publishers")
+	fs.IntVar(&c.pubSize, "pub-size", 128, "publish section: payload size, bytes (at least 9)")
+	fs.IntVar(&c.requests, "requests", 10_000, "request section: round trips per cell, one after another (modes direct, leaf and natsfan-socket); 0: no request section")
+	fs.IntVar(&c.reqSize, "req-size", 128, "request section: payload size of requests and replies, bytes")
+	fs.StringVar(&reqStyles, "req-inbox", "new,old", "request section: nats.go's request styles: new (one wildcard inbox per connection, the default) and old (nats.UseOldRequestStyle: an inbox per request)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -83,6 +96,7 @@ func parseFlags(args []string) (*config, error) {
 		}
 		ns, sizes, idle = "1,4", "128,4096", "100"
 		c.deliveries, c.minMessages, c.rate, c.pacedFor = 2_000, 500, 2_000, 250*time.Millisecond
+		pubNs, c.pubMessages, c.requests = "1,4", 2_000, 100
 	}
 	var err error
 	if c.ns, err = parseInts(ns); err != nil {
@@ -90,6 +104,18 @@ func parseFlags(args []string) (*config, error) {
 	}
 	if c.sizes, err = parseInts(sizes); err != nil || slices.Min(c.sizes) < payloadHeader {
 		return nil, fmt.Errorf("bad -sizes %q: want sizes of at least %d bytes", sizes, payloadHeader)
+	}
+	if c.pubNs, err = parseInts(pubNs); err != nil {
+		return nil, fmt.Errorf("bad -pub-n: %w", err)
+	}
+	if c.pubSize < payloadHeader || (len(c.pubNs) > 0 && c.pubMessages < slices.Max(c.pubNs)) || c.requests < 0 || c.reqSize <= 0 {
+		return nil, fmt.Errorf("bad publish or request flags: want -pub-size of at least %d bytes, -pub-messages at least the largest -pub-n, -req-size positive, -requests 0 or more", payloadHeader)
+	}
+	for _, st := range strings.Split(reqStyles, ",") {
+		if st = strings.TrimSpace(st); st != styleNew && st != styleOld {
+			return nil, fmt.Errorf("bad -req-inbox: %q is neither %s nor %s", st, styleNew, styleOld)
+		}
+		c.reqStyles = append(c.reqStyles, st)
 	}
 	if c.idle, err = parseInts(idle); err != nil {
 		return nil, fmt.Errorf("bad -idle: %w", err)
@@ -167,7 +193,9 @@ func (c *config) profiling(cl cell, i int) *profiling {
 	return &profiling{path: filepath.Join(c.profile, name), seconds: c.profileFor}
 }
 
-// run runs the benchmark the command line asks for.
+// run runs the benchmark the command line asks for: the delivery section,
+// the publish section, the request section and the idle memory, each
+// skipped if its flags ask for nothing.
 func run(args []string, stdout io.Writer) error {
 	c, err := parseFlags(args)
 	if err != nil {
@@ -188,12 +216,95 @@ func run(args []string, stdout io.Writer) error {
 		}
 	}
 
-	header := fmt.Sprintf("natsfan-bench: %s/%s, %d CPUs, %s; throughput phase: %d deliveries per cell (at least %d messages, ÷8 over 1 KiB) as fast as the publisher can; paced phase: %v at %.0f msgs/s, or less so as to offer at most %.0f MB/s of deliveries; %d run(s) per cell",
-		runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version(), c.deliveries, c.minMessages, c.pacedFor, c.rate, c.bandwidth/1e6, c.runs)
+	header := fmt.Sprintf("natsfan-bench: %s/%s, %d CPUs, %s; %d run(s) per cell; load average at the start %s",
+		runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version(), c.runs, loadAverage())
 	if len(c.settings) > 0 {
 		header += "; sidecar settings: " + strings.Join(c.settings, " ")
 	}
 	fmt.Fprintln(stdout, header)
+	results, err := runDelivery(c, sc, dir, stdout)
+	if err != nil {
+		return err
+	}
+	pubs, err := runPublish(c, sc, dir, stdout)
+	if err != nil {
+		return err
+	}
+	reqs, err := runRequests(c, sc, dir, stdout)
+	if err != nil {
+		return err
+	}
+	var idle []idleResult
+	if len(c.idle) > 0 {
+		if idle, err = measureIdle(sc, dir, c.idle); err != nil {
+			return fmt.Errorf("idle memory: %w", err)
+		}
+	}
+
+	var report bytes.Buffer
+	fmt.Fprintf(&report, "%s, at the end %s\n", header, loadAverage())
+	type output struct {
+		name  string
+		write func(string) error
+	}
+	outputs := []output{{"bench.txt", func(p string) error { return os.WriteFile(p, report.Bytes(), 0o644) }}}
+	if len(results) > 0 {
+		fmt.Fprintf(&report, "\ndelivery: one publisher upstream, N consumers in the pod; throughput phase: %d deliveries per cell (at least %d messages, ÷8 over 1 KiB) as fast as the publisher can; paced phase: %v at %.0f msgs/s, or less so as to offer at most %.0f MB/s of deliveries\n",
+			c.deliveries, c.minMessages, c.pacedFor, c.rate, c.bandwidth/1e6)
+		if err := printTable(&report, results); err != nil {
+			return err
+		}
+		outputs = append(outputs,
+			output{"bench.csv", func(p string) error { return writeCSV(p, results) }},
+			output{"bench.png", func(p string) error { return writeChart(p, results, c.sizes, c.ns) }})
+	}
+	if len(pubs) > 0 {
+		fmt.Fprintf(&report, "\npublish: N publishers in the pod, %d messages of %s in all per cell as fast as they can, one receiver upstream\n", c.pubMessages, sizeName(c.pubSize))
+		if err := printPublishTable(&report, pubs); err != nil {
+			return err
+		}
+		outputs = append(outputs, output{"publish.csv", func(p string) error { return writePublishCSV(p, pubs) }})
+	}
+	if len(reqs) > 0 {
+		fmt.Fprintf(&report, "\nrequest/reply: one requester in the pod, %d round trips of %s one after another per cell, one responder upstream\n", c.requests, sizeName(c.reqSize))
+		if err := printRequestTable(&report, reqs); err != nil {
+			return err
+		}
+		outputs = append(outputs, output{"request.csv", func(p string) error { return writeRequestCSV(p, reqs) }})
+	}
+	if len(idle) > 0 {
+		fmt.Fprintln(&report)
+		if err := printIdle(&report, idle); err != nil {
+			return err
+		}
+		outputs = append(outputs, output{"idle.csv", func(p string) error { return writeIdleCSV(p, idle) }})
+	}
+	if len(results) > 0 || len(idle) > 0 {
+		fmt.Fprintln(&report)
+		printTargets(&report, results, idle)
+	}
+	fmt.Fprintf(stdout, "\n%s", report.Bytes())
+	var names []string
+	for _, o := range outputs {
+		if err := o.write(filepath.Join(c.out, o.name)); err != nil {
+			return fmt.Errorf("cannot write %s: %w", o.name, err)
+		}
+		names = append(names, o.name)
+	}
+	out, err := filepath.Abs(c.out)
+	if err != nil {
+		out = c.out
+	}
+	fmt.Fprintf(stdout, "\nwrote %s to %s\n", strings.Join(names, ", "), out)
+	if c.short {
+		return checkShort(c, results, pubs, reqs)
+	}
+	return nil
+}
+
+// runDelivery runs the delivery section: every cell of mode, N and size,
+// c.runs times, and returns the medians.
+func runDelivery(c *config, sc sidecar, dir string, stdout io.Writer) ([]result, error) {
 	var results []result
 	for _, size := range c.sizes {
 		for _, n := range c.ns {
@@ -205,7 +316,7 @@ func run(args []string, stdout io.Writer) error {
 					began := time.Now()
 					r, err := cl.run(sc, dir, c.profiling(cl, i))
 					if err != nil {
-						return fmt.Errorf("%s, N=%d, %s: %w", m.name, n, sizeName(size), err)
+						return nil, fmt.Errorf("%s, N=%d, %s: %w", m.name, n, sizeName(size), err)
 					}
 					fmt.Fprintf(stdout, "  %-15s N=%-3d %-6s paced %6d msgs at %5.0f/s: p99 %s, lost %d; burst %7d msgs: %s deliveries/s, lost %d; cut off %d %s(%.1f s)\n",
 						m.name, n, sizeName(size), r.PacedMessages, r.PacedRate, durString(r.P99), r.PacedLost, r.Messages, rateString(r.Rate), r.Lost, r.CutOff, whyString(r.Why), time.Since(began).Seconds())
@@ -218,47 +329,64 @@ func run(args []string, stdout io.Writer) error {
 			}
 		}
 	}
-	var idle []idleResult
-	if len(c.idle) > 0 {
-		if idle, err = measureIdle(sc, dir, c.idle); err != nil {
-			return fmt.Errorf("idle memory: %w", err)
-		}
-	}
+	return results, nil
+}
 
-	var report bytes.Buffer
-	fmt.Fprintf(&report, "%s\n", header)
-	if err := printTable(&report, results); err != nil {
-		return err
-	}
-	fmt.Fprintln(&report)
-	if err := printIdle(&report, idle); err != nil {
-		return err
-	}
-	fmt.Fprintln(&report)
-	printTargets(&report, results, idle)
-	fmt.Fprintf(stdout, "\n%s", report.Bytes())
-	for _, w := range []struct {
-		name  string
-		write func(string) error
-	}{
-		{"bench.txt", func(p string) error { return os.WriteFile(p, report.Bytes(), 0o644) }},
-		{"bench.csv", func(p string) error { return writeCSV(p, results) }},
-		{"idle.csv", func(p string) error { return writeIdleCSV(p, idle) }},
-		{"bench.png", func(p string) error { return writeChart(p, results, c.sizes, c.ns) }},
-	} {
-		if err := w.write(filepath.Join(c.out, w.name)); err != nil {
-			return fmt.Errorf("cannot write %s: %w", w.name, err)
+// clientModes are the modes of c that have clients of their own (all but
+// natsfan-inproc): the modes of the publish and request sections.
+func (c *config) clientModes() []mode {
+	return slices.DeleteFunc(slices.Clone(c.modes), func(m mode) bool { return m.connect == nil })
+}
+
+// runPublish runs the publish section: every cell of N and mode, c.runs
+// times, and returns the medians.
+func runPublish(c *config, sc sidecar, dir string, stdout io.Writer) ([]pubResult, error) {
+	var results []pubResult
+	for _, n := range c.pubNs {
+		for _, m := range c.clientModes() {
+			cl := pubCell{mode: m, n: n, size: c.pubSize, messages: c.pubMessages / n * n}
+			var runs []pubResult
+			for range c.runs {
+				began := time.Now()
+				r, err := cl.run(sc, dir)
+				if err != nil {
+					return nil, fmt.Errorf("publish, %s, %d publisher%s: %w", m.name, n, plural(n), err)
+				}
+				fmt.Fprintf(stdout, "  publish %-15s %2d publisher%-1s %-6s %7d published, %7d received: %s msgs/s, lost %d%s (%.1f s)\n",
+					m.name, n, plural(n), sizeName(c.pubSize), r.Published, r.Received, rateString(r.Rate), r.Lost, whyColumn(r.Why), time.Since(began).Seconds())
+				runs = append(runs, r)
+			}
+			results = append(results, pubMedianOf(runs))
 		}
 	}
-	out, err := filepath.Abs(c.out)
-	if err != nil {
-		out = c.out
+	return results, nil
+}
+
+// runRequests runs the request section: every cell of request style and
+// mode, c.runs times, and returns the medians.
+func runRequests(c *config, sc sidecar, dir string, stdout io.Writer) ([]reqResult, error) {
+	if c.requests == 0 {
+		return nil, nil
 	}
-	fmt.Fprintf(stdout, "\nwrote bench.txt, bench.csv, idle.csv and bench.png to %s\n", out)
-	if c.short {
-		return checkShort(c, results)
+	var results []reqResult
+	for _, style := range c.reqStyles {
+		for _, m := range c.clientModes() {
+			cl := reqCell{mode: m, style: style, size: c.reqSize, requests: c.requests}
+			var runs []reqResult
+			for range c.runs {
+				began := time.Now()
+				r, err := cl.run(sc, dir)
+				if err != nil {
+					return nil, fmt.Errorf("request, %s, %s inbox: %w", m.name, style, err)
+				}
+				fmt.Fprintf(stdout, "  request %-15s %s inbox %-6s %6d answered, %d failed: p50 %s, p99 %s%s (%.1f s)\n",
+					m.name, style, sizeName(c.reqSize), r.Answered, r.Failed, durString(r.P50), durString(r.P99), whyColumn(r.Why), time.Since(began).Seconds())
+				runs = append(runs, r)
+			}
+			results = append(results, reqMedianOf(runs))
+		}
 	}
-	return nil
+	return results, nil
 }
 
 // whyString is why, followed by a space, or nothing.
@@ -270,11 +398,12 @@ func whyString(why string) string {
 }
 
 // checkShort is the smoke test's verdict. It checks natsfan: every mode
-// must have run and reported a result for every cell, and natsfan's modes
-// must have delivered everything and cut off nobody. What a peer loses is
+// must have run and reported a result for every cell of every section, and
+// natsfan's modes must have delivered everything and cut off nobody,
+// passed on every publish and answered every request. What a peer loses is
 // in the table but fails nothing: a leaf node may drop messages on a busy
 // machine, as documented, and that says nothing about natsfan.
-func checkShort(c *config, results []result) error {
+func checkShort(c *config, results []result, pubs []pubResult, reqs []reqResult) error {
 	var errs []error
 	for _, m := range c.modes {
 		for _, size := range c.sizes {
@@ -292,6 +421,33 @@ func checkShort(c *config, results []result) error {
 					errs = append(errs, fmt.Errorf("%s, N=%d, %s: %d delivered, %d lost, %d lost at %.0f msgs/s, %d consumers cut off",
 						r.Mode, r.N, sizeName(r.Size), r.Delivered, r.Lost, r.PacedLost, r.PacedRate, r.CutOff))
 				}
+			}
+		}
+	}
+	for _, m := range c.clientModes() {
+		for _, n := range c.pubNs {
+			i := slices.IndexFunc(pubs, func(r pubResult) bool { return r.Mode == m.name && r.N == n })
+			if i < 0 {
+				errs = append(errs, fmt.Errorf("publish, %s, %d publishers: no result", m.name, n))
+				continue
+			}
+			if r := pubs[i]; !m.peer && (r.Received == 0 || r.Lost != 0 || r.Published != int64(c.pubMessages/n*n)) {
+				errs = append(errs, fmt.Errorf("publish, %s, %d publishers: %d of %d published, %d received, %d lost %s",
+					r.Mode, r.N, r.Published, c.pubMessages/n*n, r.Received, r.Lost, r.Why))
+			}
+		}
+		if c.requests == 0 {
+			continue
+		}
+		for _, style := range c.reqStyles {
+			i := slices.IndexFunc(reqs, func(r reqResult) bool { return r.Mode == m.name && r.Style == style })
+			if i < 0 {
+				errs = append(errs, fmt.Errorf("request, %s, %s inbox: no result", m.name, style))
+				continue
+			}
+			if r := reqs[i]; !m.peer && (r.Answered != r.Requests || r.Failed != 0) {
+				errs = append(errs, fmt.Errorf("request, %s, %s inbox: %d of %d answered, %d failed %s",
+					r.Mode, r.Style, r.Answered, r.Requests, r.Failed, r.Why))
 			}
 		}
 	}

@@ -32,7 +32,9 @@ func medianOf(runs []result) result {
 	return r
 }
 
-func median(runs []result, f func(result) float64) float64 {
+// median is the median of f over runs, leaving out NaN (not measured); NaN
+// if none is measured.
+func median[R any](runs []R, f func(R) float64) float64 {
 	var v []float64
 	for _, r := range runs {
 		if x := f(r); !math.IsNaN(x) {
@@ -49,6 +51,49 @@ func median(runs []result, f func(result) float64) float64 {
 	return (v[len(v)/2-1] + v[len(v)/2]) / 2
 }
 
-func medianDuration(runs []result, f func(result) time.Duration) time.Duration {
-	return time.Duration(median(runs, func(r result) float64 { return float64(f(r)) }))
+func medianDuration[R any](runs []R, f func(R) time.Duration) time.Duration {
+	return time.Duration(median(runs, func(r R) float64 { return float64(f(r)) }))
+}
+
+// pubMedianOf combines repeated runs of one publish cell as medianOf does:
+// medians of the rates, CPU and memory, and the run that lost most (or
+// received most twice: a negative loss), with its counts and why.
+func pubMedianOf(runs []pubResult) pubResult {
+	r := runs[0]
+	for _, x := range runs[1:] {
+		if worse, tie := abs(x.Lost) > abs(r.Lost), x.Lost == r.Lost; worse || (tie && r.Why == "" && x.Why != "") {
+			r.Published, r.Received, r.Lost, r.Why = x.Published, x.Received, x.Lost, x.Why
+		}
+	}
+	r.Rate = median(runs, func(r pubResult) float64 { return r.Rate })
+	r.PubRate = median(runs, func(r pubResult) float64 { return r.PubRate })
+	r.CPUPerM = median(runs, func(r pubResult) float64 { return r.CPUPerM })
+	r.PeakRSS = int64(median(runs, func(r pubResult) float64 { return float64(r.PeakRSS) }))
+	return r
+}
+
+// reqMedianOf combines repeated runs of one request cell: medians of the
+// latencies, rate, CPU and memory, and the run with the most failures,
+// with its counts and why.
+func reqMedianOf(runs []reqResult) reqResult {
+	r := runs[0]
+	for _, x := range runs[1:] {
+		if x.Failed > r.Failed || (x.Failed == r.Failed && r.Why == "" && x.Why != "") {
+			r.Answered, r.Failed, r.Why = x.Answered, x.Failed, x.Why
+		}
+	}
+	r.Rate = median(runs, func(r reqResult) float64 { return r.Rate })
+	r.P50 = medianDuration(runs, func(r reqResult) time.Duration { return r.P50 })
+	r.P99 = medianDuration(runs, func(r reqResult) time.Duration { return r.P99 })
+	r.P999 = medianDuration(runs, func(r reqResult) time.Duration { return r.P999 })
+	r.CPUPerReq = medianDuration(runs, func(r reqResult) time.Duration { return r.CPUPerReq })
+	r.PeakRSS = int64(median(runs, func(r reqResult) float64 { return float64(r.PeakRSS) }))
+	return r
+}
+
+func abs(n int64) int64 {
+	if n < 0 {
+		return -n
+	}
+	return n
 }

@@ -101,6 +101,24 @@ func socketEndpoint(e *env) (*endpoint, error) {
 	return &endpoint{proc: sc, dial: func(opts ...nats.Option) (*nats.Conn, error) { return dialSocket(sock, opts...) }}, nil
 }
 
+// startEndpoint starts a fresh upstream and, in front of it, mode's
+// endpoint. Stop both, the endpoint first.
+func startEndpoint(m mode, sc sidecar, dir string) (*server.Server, *endpoint, error) {
+	if m.connect == nil {
+		return nil, nil, fmt.Errorf("mode %s has no endpoint for clients", m.name)
+	}
+	up, leafURL, err := startUpstream()
+	if err != nil {
+		return nil, nil, err
+	}
+	ep, err := m.connect(&env{upstream: up, leafURL: leafURL, natsfan: sc, dir: dir})
+	if err != nil {
+		up.Shutdown()
+		return nil, nil, err
+	}
+	return up, ep, nil
+}
+
 // dialSocket connects a stock nats.go client to the sidecar's socket.
 func dialSocket(sock string, opts ...nats.Option) (*nats.Conn, error) {
 	return nats.Connect("nats://localhost", append([]nats.Option{nats.SetCustomDialer(unixDialer{sock})}, opts...)...)

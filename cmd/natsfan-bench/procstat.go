@@ -62,3 +62,22 @@ func memory(pid int) (rss, peak int64, err error) {
 	}
 	return rss, peak, nil
 }
+
+// loadAverage returns the machine's 1, 5 and 15 minute load averages, from
+// /proc/loadavg, such as "0.52 0.61 0.70", or "unknown": what else ran
+// while the benchmark did, for the report.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if f := strings.Fields(string(b)); err == nil && len(f) >= 3 {
+		return strings.Join(f[:3], " ")
+	}
+	return "unknown"
+}
+
+// procCPU returns the CPU time proc has used, or zero when proc is nil.
+func procCPU(proc *child) (time.Duration, error) {
+	if proc == nil {
+		return 0, nil
+	}
+	return cpuTime(proc.pid())
+}

@@ -33,6 +33,52 @@ func printTable(w io.Writer, results []result) error {
 	return tw.Flush()
 }
 
+// printPublishTable writes the publish section's results: what the
+// publishers published and the receiver got, the rate at the receiver (and
+// at the publishers, until their Flush returned), the connections the
+// upstream served for them, the leaf node's or sidecar's CPU per million
+// messages and peak RSS, and what went wrong.
+func printPublishTable(w io.Writer, results []pubResult) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "mode\tpublishers\tsize\tpublished\treceived\tlost\treceived msgs/s\tpublished msgs/s\tupstream conns\tCPU s/M\tpeak RSS\t  why")
+	for _, r := range results {
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%d\t%d\t%s\t%s\t%d\t%s\t%s\t%s\n",
+			r.Mode, r.N, sizeName(r.Size), r.Published, r.Received, r.Lost,
+			rateString(r.Rate), rateString(r.PubRate), r.Upstream, cpuString(r.CPUPerM), mibString(r.PeakRSS), whyColumn(r.Why))
+	}
+	return tw.Flush()
+}
+
+// printRequestTable writes the request section's results: requests
+// answered and failed, round trips per second, their latency, and the leaf
+// node's or sidecar's CPU per round trip and peak RSS.
+func printRequestTable(w io.Writer, results []reqResult) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "mode\tinbox\tsize\trequests\tanswered\tfailed\tround trips/s\tp50\tp99\tp99.9\tCPU µs/req\tpeak RSS\t  why")
+	for _, r := range results {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
+			r.Mode, r.Style, sizeName(r.Size), r.Requests, r.Answered, r.Failed, rateString(r.Rate),
+			durString(r.P50), durString(r.P99), durString(r.P999), cpuPerReqString(r.CPUPerReq), mibString(r.PeakRSS), whyColumn(r.Why))
+	}
+	return tw.Flush()
+}
+
+// whyColumn is the last column of a table: left as it is, so that lines
+// have no trailing blanks.
+func whyColumn(why string) string {
+	if why == "" {
+		return ""
+	}
+	return "  " + why
+}
+
+func cpuPerReqString(d time.Duration) string {
+	if d == 0 {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.1f", float64(d)/1e3)
+}
+
 // printIdle writes the idle-memory results.
 func printIdle(w io.Writer, idle []idleResult) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
@@ -55,6 +101,30 @@ func writeCSV(path string, results []result) error {
 			ftoa(r.PacedRate), itoa(r.PacedMessages), i64(r.PacedLost),
 			i64(int64(r.P50)), i64(int64(r.P99)), i64(int64(r.P999)), itoa(r.CutOff), r.Why,
 			ftoa(r.EgressPerMsg), ftoa(r.Copies), ftoa(r.CPUPerM), optI64(r.PeakRSS)})
+	}
+	return writeRows(path, rows)
+}
+
+// writePublishCSV writes the publish section's results to path, with raw
+// numbers: bytes, empty for n/a.
+func writePublishCSV(path string, results []pubResult) error {
+	rows := [][]string{{"mode", "publishers", "size_bytes", "published", "received", "lost",
+		"received_per_s", "published_per_s", "upstream_connections", "cpu_s_per_million", "peak_rss_bytes", "why"}}
+	for _, r := range results {
+		rows = append(rows, []string{r.Mode, itoa(r.N), itoa(r.Size), i64(r.Published), i64(r.Received), i64(r.Lost),
+			ftoa(r.Rate), ftoa(r.PubRate), itoa(r.Upstream), ftoa(r.CPUPerM), optI64(r.PeakRSS), r.Why})
+	}
+	return writeRows(path, rows)
+}
+
+// writeRequestCSV writes the request section's results to path, with raw
+// numbers: nanoseconds, bytes, empty for n/a.
+func writeRequestCSV(path string, results []reqResult) error {
+	rows := [][]string{{"mode", "inbox", "size_bytes", "requests", "answered", "failed", "round_trips_per_s",
+		"p50_ns", "p99_ns", "p999_ns", "cpu_ns_per_request", "peak_rss_bytes", "why"}}
+	for _, r := range results {
+		rows = append(rows, []string{r.Mode, r.Style, itoa(r.Size), itoa(r.Requests), itoa(r.Answered), itoa(r.Failed),
+			ftoa(r.Rate), i64(int64(r.P50)), i64(int64(r.P99)), i64(int64(r.P999)), optI64(int64(r.CPUPerReq)), optI64(r.PeakRSS), r.Why})
 	}
 	return writeRows(path, rows)
 }

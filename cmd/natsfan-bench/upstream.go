@@ -49,3 +49,12 @@ func freePort() (int, error) {
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port, nil
 }
+
+// slowConsumers returns how many slow consumers upstream s has closed.
+func slowConsumers(s *server.Server) (int64, error) {
+	v, err := s.Varz(nil)
+	if err != nil {
+		return 0, err
+	}
+	return v.SlowConsumers, nil
+}

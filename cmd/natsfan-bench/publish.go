@@ -1,0 +1,222 @@
+package main
+
+import (
+	"fmt"
+	"math"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+)
+
+// pubSubject is what the publish section's publishers publish on. It is
+// outside benchSubjects, so natsfan passes it upstream without buffering
+// it, and does not receive its own publishes back.
+const pubSubject = "pub.x"
+
+// pubCell is one measurement of the publish section: n publishers in the
+// pod, each a nats.go connection to mode's endpoint, publish messages
+// (in all, messages ÷ n each) of size bytes as fast as they can, and one
+// receiver, a nats.go subscriber connected to the upstream directly,
+// counts what arrives.
+type pubCell struct {
+	mode     mode
+	n        int // publishers
+	size     int // payload bytes
+	messages int // published in all
+}
+
+// pubResult is what one publish cell measured.
+type pubResult struct {
+	Mode string
+	N    int
+	Size int
+
+	Published int64   // messages the publishers published
+	Received  int64   // what the receiver got of them
+	Lost      int64   // Published − Received; negative if some arrived twice
+	Rate      float64 // Received ÷ the time from the first publish to the last receipt
+	PubRate   float64 // Published ÷ the time until every publisher's Flush returned
+
+	Upstream int     // connections the upstream served for the pod's publishers: N direct, one leaf or natsfan
+	CPUPerM  float64 // CPU seconds of the leaf node or sidecar per million messages received; NaN: n/a
+	PeakRSS  int64   // VmHWM of the leaf node or sidecar, bytes; 0: n/a
+	Why      string  // what went wrong, if anything: errors the publishers saw, slow consumers, disconnects
+}
+
+// run measures the cell on a fresh upstream, endpoint, publishers and
+// receiver, which it stops before it returns.
+func (c pubCell) run(sc sidecar, dir string) (pubResult, error) {
+	r := pubResult{Mode: c.mode.name, N: c.n, Size: c.size, CPUPerM: math.NaN()}
+	up, ep, err := startEndpoint(c.mode, sc, dir)
+	if err != nil {
+		return r, err
+	}
+	defer up.Shutdown()
+	defer ep.close()
+
+	recv := newConsumers(1)
+	var recvEvents clientEvents
+	rc, err := nats.Connect(up.ClientURL(), recvEvents.options()...)
+	if err != nil {
+		return r, err
+	}
+	defer rc.Close()
+	sub, err := rc.Subscribe(pubSubject, func(m *nats.Msg) { recv[0].receive(m.Data) })
+	if err != nil {
+		return r, err
+	}
+	if err := sub.SetPendingLimits(-1, -1); err != nil {
+		return r, err
+	}
+	if err := rc.Flush(); err != nil {
+		return r, err
+	}
+
+	var pubEvents clientEvents
+	pubs := make([]*nats.Conn, c.n)
+	defer func() {
+		for _, nc := range pubs {
+			if nc != nil {
+				nc.Close()
+			}
+		}
+	}()
+	for i := range pubs {
+		if pubs[i], err = ep.dial(pubEvents.options()...); err != nil {
+			return r, fmt.Errorf("cannot connect publisher %d: %w", i+1, err)
+		}
+	}
+	if err := warmUpPublishers(pubs, recv, c.size, &pubEvents); err != nil {
+		return r, err
+	}
+	r.Upstream = up.NumClients() - 1 + up.NumLeafNodes() // all but the receiver
+
+	cpu0, err := procCPU(ep.proc)
+	if err != nil {
+		return r, err
+	}
+	slow0, err := slowConsumers(up)
+	if err != nil {
+		return r, err
+	}
+	start, flushed, published := publishAll(pubs, c.messages/c.n, c.size, &pubEvents)
+	got, last := awaitDeliveries(recv, phaseThroughput, published)
+	cpu1, err := procCPU(ep.proc)
+	if err != nil {
+		return r, err
+	}
+	slow1, err := slowConsumers(up)
+	if err != nil {
+		return r, err
+	}
+
+	r.Published, r.Received, r.Lost = published, got, published-got
+	if d := last.Sub(start).Seconds(); got > 0 && d > 0 {
+		r.Rate = float64(got) / d
+	}
+	if d := flushed.Sub(start).Seconds(); d > 0 {
+		r.PubRate = float64(published) / d
+	}
+	if ep.proc != nil && got > 0 {
+		r.CPUPerM = (cpu1 - cpu0).Seconds() / (float64(got) / 1e6)
+	}
+	var why []string
+	if s := pubEvents.String(); s != "" {
+		why = append(why, "publishers: "+s)
+	}
+	if s := recvEvents.String(); s != "" {
+		why = append(why, "receiver: "+s)
+	}
+	if slow1 > slow0 {
+		why = append(why, fmt.Sprintf("upstream slow consumers: %d", slow1-slow0))
+	}
+	r.Why = joinWhy(why)
+	if ep.proc != nil {
+		if err := ep.proc.exited(); err != nil {
+			return r, err
+		}
+		if _, r.PeakRSS, err = memory(ep.proc.pid()); err != nil {
+			return r, err
+		}
+	}
+	return r, nil
+}
+
+// warmUpPublishers has each publisher in turn publish probes until one of
+// its own reaches the receiver, so that the path is in place (the
+// receiver's interest propagated to a leaf node, say) before the clock
+// starts. A probe that is late counts for a later publisher, which does no
+// harm: the point is interest, not accounting.
+func warmUpPublishers(pubs []*nats.Conn, recv consumers, size int, events *clientEvents) error {
+	payload := make([]byte, max(size, payloadHeader))
+	deadline := time.Now().Add(20 * time.Second)
+	for i, nc := range pubs {
+		before := recv.received(phaseWarmup)
+		arrived := func() bool { return recv.received(phaseWarmup) != before }
+		for !arrived() {
+			if err := events.err(); err != nil {
+				return fmt.Errorf("publisher %d: %w", i+1, err)
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("publisher %d's messages did not reach the receiver within 20 s", i+1)
+			}
+			stamp(payload, phaseWarmup)
+			if err := nc.Publish(pubSubject, payload); err != nil {
+				return fmt.Errorf("publisher %d: %w", i+1, err)
+			}
+			if err := nc.Flush(); err != nil {
+				return fmt.Errorf("publisher %d: %w", i+1, err)
+			}
+			waitUntil(arrived, 20*time.Millisecond)
+		}
+	}
+	return nil
+}
+
+// publishAll has every publisher publish each messages as fast as it can,
+// all starting together, then Flush. It returns when they started, when
+// the last Flush returned, and how many messages were published in all:
+// fewer than asked if a publisher failed, which events then says.
+func publishAll(pubs []*nats.Conn, each, size int, events *clientEvents) (start, flushed time.Time, published int64) {
+	var (
+		wg    sync.WaitGroup
+		total atomic.Int64
+		begin = make(chan struct{})
+	)
+	for _, nc := range pubs {
+		wg.Go(func() {
+			payload := make([]byte, max(size, payloadHeader))
+			<-begin
+			for range each {
+				stamp(payload, phaseThroughput)
+				if err := nc.Publish(pubSubject, payload); err != nil {
+					events.failed(err)
+					return
+				}
+				total.Add(1)
+			}
+			if err := nc.FlushTimeout(time.Minute); err != nil {
+				events.failed(err)
+			}
+		})
+	}
+	start = time.Now()
+	close(begin)
+	wg.Wait()
+	return start, time.Now(), total.Load()
+}
+
+// waitUntil polls cond until it holds or timeout has passed, and says
+// whether it held.
+func waitUntil(cond func() bool, timeout time.Duration) bool {
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return true
+}
