@@ -92,7 +92,7 @@
 // N publishers in the pod (--pub-n, default 1, 10 and 50), each a nats.go
 // connection to the mode's endpoint (the upstream, the leaf node, natsfan's
 // socket), publish --pub-messages messages in all (2,000,000 by default,
-// ÷ N each) of --pub-size bytes (128) on a subject natsfan does not buffer,
+// ÷ N each) of --pub-size bytes (128, at least 19) on a subject natsfan does not buffer,
 // all starting together and as fast as they can, then Flush. One receiver,
 // a nats.go subscriber connected to the upstream directly, counts what
 // arrives; the cell waits until everything has or nothing arrives for 2 s.
@@ -101,7 +101,9 @@
 // node forwards only what the upstream has interest in).
 //
 // Reported: published and received, lost (the difference; negative if
-// something arrived twice), the rate at the receiver (received ÷ the time
+// something arrived twice), out of order (messages that arrived after a
+// later one of the same publisher, from the publisher's index and sequence
+// number in the payload), the rate at the receiver (received ÷ the time
 // from the first publish to the last receipt: the figure to compare), the
 // rate at the publishers (until their Flush returned: what a leaf node or
 // natsfan took in, which may run ahead of what it passed on), the

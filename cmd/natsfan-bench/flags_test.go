@@ -30,7 +30,7 @@ func TestParseFlagsRejectsBadInput(t *testing.T) {
 		{[]string{"--modes", "direct,nats"}, `unknown mode "nats"`},
 		{[]string{"--profile-duration", "500ms"}, "-profile-duration at least 1s"},
 		{[]string{"--pub-n", "1,50", "--pub-messages", "10"}, "-pub-messages at least the largest -pub-n"},
-		{[]string{"--pub-size", "8"}, "-pub-size of at least 9 bytes"},
+		{[]string{"--pub-size", "18"}, "-pub-size of at least 19 bytes"},
 		{[]string{"--requests", "-1"}, "-requests 0 or more"},
 		{[]string{"--req-inbox", "new,mux"}, `bad -req-inbox: "mux" is neither new nor old`},
 	} {

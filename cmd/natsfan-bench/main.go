@@ -81,7 +81,7 @@ func parseFlags(args []string) (*config, error) {
 	fs.DurationVar(&c.profileFor, "profile-duration", 5*time.Second, "window of each CPU profile, from the start of the throughput phase (whole seconds)")
 	fs.StringVar(&pubNs, "pub-n", "1,10,50", "publish section: numbers of publishers in the pod (modes direct, leaf and natsfan-socket); empty: no publish section")
 	fs.IntVar(&c.pubMessages, "pub-messages", 2_000_000, "publish section: messages published per cell, over all its publishers")
-	fs.IntVar(&c.pubSize, "pub-size", 128, "publish section: payload size, bytes (at least 9)")
+	fs.IntVar(&c.pubSize, "pub-size", 128, "publish section: payload size, bytes (at least 19)")
 	fs.IntVar(&c.requests, "requests", 10_000, "request section: round trips per cell, one after another (modes direct, leaf and natsfan-socket); 0: no request section")
 	fs.IntVar(&c.reqSize, "req-size", 128, "request section: payload size of requests and replies, bytes")
 	fs.StringVar(&reqStyles, "req-inbox", "new,old", "request section: nats.go's request styles: new (one wildcard inbox per connection, the default) and old (nats.UseOldRequestStyle: an inbox per request)")
@@ -108,8 +108,8 @@ func parseFlags(args []string) (*config, error) {
 	if c.pubNs, err = parseInts(pubNs); err != nil {
 		return nil, fmt.Errorf("bad -pub-n: %w", err)
 	}
-	if c.pubSize < payloadHeader || (len(c.pubNs) > 0 && c.pubMessages < slices.Max(c.pubNs)) || c.requests < 0 || c.reqSize <= 0 {
-		return nil, fmt.Errorf("bad publish or request flags: want -pub-size of at least %d bytes, -pub-messages at least the largest -pub-n, -req-size positive, -requests 0 or more", payloadHeader)
+	if c.pubSize < pubHeader || (len(c.pubNs) > 0 && (c.pubMessages < slices.Max(c.pubNs) || slices.Max(c.pubNs) > 1<<16)) || c.requests < 0 || c.reqSize <= 0 {
+		return nil, fmt.Errorf("bad publish or request flags: want -pub-size of at least %d bytes, -pub-n at most 65536, -pub-messages at least the largest -pub-n, -req-size positive, -requests 0 or more", pubHeader)
 	}
 	for _, st := range strings.Split(reqStyles, ",") {
 		if st = strings.TrimSpace(st); st != styleNew && st != styleOld {
@@ -431,9 +431,9 @@ func checkShort(c *config, results []result, pubs []pubResult, reqs []reqResult)
 				errs = append(errs, fmt.Errorf("publish, %s, %d publishers: no result", m.name, n))
 				continue
 			}
-			if r := pubs[i]; !m.peer && (r.Received == 0 || r.Lost != 0 || r.Published != int64(c.pubMessages/n*n)) {
-				errs = append(errs, fmt.Errorf("publish, %s, %d publishers: %d of %d published, %d received, %d lost %s",
-					r.Mode, r.N, r.Published, c.pubMessages/n*n, r.Received, r.Lost, r.Why))
+			if r := pubs[i]; !m.peer && (r.Received == 0 || r.Lost != 0 || r.Reordered != 0 || r.Published != int64(c.pubMessages/n*n)) {
+				errs = append(errs, fmt.Errorf("publish, %s, %d publishers: %d of %d published, %d received, %d lost, %d out of order %s",
+					r.Mode, r.N, r.Published, c.pubMessages/n*n, r.Received, r.Lost, r.Reordered, r.Why))
 			}
 		}
 		if c.requests == 0 {

@@ -184,6 +184,11 @@ func TestCheckShort_JudgesNatsfanNotItsPeers(t *testing.T) {
 				r.Received, r.Lost = r.Received+1, -1
 			}
 		}), perfectReq, true},
+		{"natsfan-socket reordered a publisher's messages", perfect, allPub(func(r *pubResult) {
+			if r.Mode == "natsfan-socket" && r.N == 4 {
+				r.Reordered = 1
+			}
+		}), perfectReq, true},
 		{"natsfan-socket's publishers were refused", perfect, allPub(func(r *pubResult) {
 			if r.Mode == "natsfan-socket" {
 				r.Published, r.Received = 0, 0

@@ -64,6 +64,7 @@ func pubMedianOf(runs []pubResult) pubResult {
 		if worse, tie := abs(x.Lost) > abs(r.Lost), x.Lost == r.Lost; worse || (tie && r.Why == "" && x.Why != "") {
 			r.Published, r.Received, r.Lost, r.Why = x.Published, x.Received, x.Lost, x.Why
 		}
+		r.Reordered = max(r.Reordered, x.Reordered)
 	}
 	r.Rate = median(runs, func(r pubResult) float64 { return r.Rate })
 	r.PubRate = median(runs, func(r pubResult) float64 { return r.PubRate })

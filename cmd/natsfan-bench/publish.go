@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math"
 	"sync"
@@ -36,6 +37,7 @@ type pubResult struct {
 	Published int64   // messages the publishers published
 	Received  int64   // what the receiver got of them
 	Lost      int64   // Published − Received; negative if some arrived twice
+	Reordered int64   // received after a later message of the same publisher (or twice)
 	Rate      float64 // Received ÷ the time from the first publish to the last receipt
 	PubRate   float64 // Published ÷ the time until every publisher's Flush returned
 
@@ -57,13 +59,17 @@ func (c pubCell) run(sc sidecar, dir string) (pubResult, error) {
 	defer ep.close()
 
 	recv := newConsumers(1)
+	order := newOrderCheck(c.n)
 	var recvEvents clientEvents
 	rc, err := nats.Connect(up.ClientURL(), recvEvents.options()...)
 	if err != nil {
 		return r, err
 	}
 	defer rc.Close()
-	sub, err := rc.Subscribe(pubSubject, func(m *nats.Msg) { recv[0].receive(m.Data) })
+	sub, err := rc.Subscribe(pubSubject, func(m *nats.Msg) {
+		recv[0].receive(m.Data)
+		order.see(m.Data)
+	})
 	if err != nil {
 		return r, err
 	}
@@ -112,7 +118,7 @@ func (c pubCell) run(sc sidecar, dir string) (pubResult, error) {
 		return r, err
 	}
 
-	r.Published, r.Received, r.Lost = published, got, published-got
+	r.Published, r.Received, r.Lost, r.Reordered = published, got, published-got, order.reordered.Load()
 	if d := last.Sub(start).Seconds(); got > 0 && d > 0 {
 		r.Rate = float64(got) / d
 	}
@@ -150,7 +156,7 @@ func (c pubCell) run(sc sidecar, dir string) (pubResult, error) {
 // starts. A probe that is late counts for a later publisher, which does no
 // harm: the point is interest, not accounting.
 func warmUpPublishers(pubs []*nats.Conn, recv consumers, size int, events *clientEvents) error {
-	payload := make([]byte, max(size, payloadHeader))
+	payload := make([]byte, max(size, pubHeader))
 	deadline := time.Now().Add(20 * time.Second)
 	for i, nc := range pubs {
 		before := recv.received(phaseWarmup)
@@ -185,12 +191,13 @@ func publishAll(pubs []*nats.Conn, each, size int, events *clientEvents) (start,
 		total atomic.Int64
 		begin = make(chan struct{})
 	)
-	for _, nc := range pubs {
+	for i, nc := range pubs {
 		wg.Go(func() {
-			payload := make([]byte, max(size, payloadHeader))
+			payload := make([]byte, max(size, pubHeader))
 			<-begin
-			for range each {
+			for seq := range each {
 				stamp(payload, phaseThroughput)
+				stampOrder(payload, i, seq)
 				if err := nc.Publish(pubSubject, payload); err != nil {
 					events.failed(err)
 					return
@@ -219,4 +226,47 @@ func waitUntil(cond func() bool, timeout time.Duration) bool {
 		time.Sleep(time.Millisecond)
 	}
 	return true
+}
+
+// A publish section's payload carries, after the header every payload
+// has, the publisher's index (2 bytes) and the message's sequence number
+// from that publisher (8 bytes, both big-endian), so that the receiver can
+// tell whether each publisher's messages arrive in its order.
+const pubHeader = payloadHeader + 10
+
+// stampOrder writes publisher i's sequence number seq into payload.
+func stampOrder(payload []byte, i, seq int) {
+	binary.BigEndian.PutUint16(payload[payloadHeader:], uint16(i))
+	binary.BigEndian.PutUint64(payload[payloadHeader+2:], uint64(seq))
+}
+
+// orderCheck counts the throughput-phase messages that arrive after a
+// later one of the same publisher, or twice. see must be called from one
+// goroutine at a time (a nats.go subscription's callback is); reordered
+// may be read from any.
+type orderCheck struct {
+	next      []uint64 // per publisher, the sequence number expected next
+	reordered atomic.Int64
+}
+
+func newOrderCheck(publishers int) *orderCheck {
+	return &orderCheck{next: make([]uint64, publishers)}
+}
+
+// see checks one received payload. A gap (a message lost) is not a
+// reordering: what arrives is in order if no earlier one came after it.
+func (o *orderCheck) see(data []byte) {
+	if len(data) < pubHeader || phase(data[8]) != phaseThroughput {
+		return
+	}
+	i := int(binary.BigEndian.Uint16(data[payloadHeader:]))
+	seq := binary.BigEndian.Uint64(data[payloadHeader+2:])
+	if i >= len(o.next) {
+		return
+	}
+	if seq < o.next[i] {
+		o.reordered.Add(1)
+		return
+	}
+	o.next[i] = seq + 1
 }
