@@ -338,57 +338,6 @@ func (c *config) clientModes() []mode {
 	return slices.DeleteFunc(slices.Clone(c.modes), func(m mode) bool { return m.connect == nil })
 }
 
-// runPublish runs the publish section: every cell of N and mode, c.runs
-// times, and returns the medians.
-func runPublish(c *config, sc sidecar, dir string, stdout io.Writer) ([]pubResult, error) {
-	var results []pubResult
-	for _, n := range c.pubNs {
-		for _, m := range c.clientModes() {
-			cl := pubCell{mode: m, n: n, size: c.pubSize, messages: c.pubMessages / n * n}
-			var runs []pubResult
-			for range c.runs {
-				began := time.Now()
-				r, err := cl.run(sc, dir)
-				if err != nil {
-					return nil, fmt.Errorf("publish, %s, %d publisher%s: %w", m.name, n, plural(n), err)
-				}
-				fmt.Fprintf(stdout, "  publish %-15s %2d publisher%-1s %-6s %7d published, %7d received: %s msgs/s, lost %d%s (%.1f s)\n",
-					m.name, n, plural(n), sizeName(c.pubSize), r.Published, r.Received, rateString(r.Rate), r.Lost, whyColumn(r.Why), time.Since(began).Seconds())
-				runs = append(runs, r)
-			}
-			results = append(results, pubMedianOf(runs))
-		}
-	}
-	return results, nil
-}
-
-// runRequests runs the request section: every cell of request style and
-// mode, c.runs times, and returns the medians.
-func runRequests(c *config, sc sidecar, dir string, stdout io.Writer) ([]reqResult, error) {
-	if c.requests == 0 {
-		return nil, nil
-	}
-	var results []reqResult
-	for _, style := range c.reqStyles {
-		for _, m := range c.clientModes() {
-			cl := reqCell{mode: m, style: style, size: c.reqSize, requests: c.requests}
-			var runs []reqResult
-			for range c.runs {
-				began := time.Now()
-				r, err := cl.run(sc, dir)
-				if err != nil {
-					return nil, fmt.Errorf("request, %s, %s inbox: %w", m.name, style, err)
-				}
-				fmt.Fprintf(stdout, "  request %-15s %s inbox %-6s %6d answered, %d failed: p50 %s, p99 %s%s (%.1f s)\n",
-					m.name, style, sizeName(c.reqSize), r.Answered, r.Failed, durString(r.P50), durString(r.P99), whyColumn(r.Why), time.Since(began).Seconds())
-				runs = append(runs, r)
-			}
-			results = append(results, reqMedianOf(runs))
-		}
-	}
-	return results, nil
-}
-
 // whyString is why, followed by a space, or nothing.
 func whyString(why string) string {
 	if why == "" {

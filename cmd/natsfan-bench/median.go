@@ -67,6 +67,10 @@ func pubMedianOf(runs []pubResult) pubResult {
 		r.Reordered = max(r.Reordered, x.Reordered)
 	}
 	r.Rate = median(runs, func(r pubResult) float64 { return r.Rate })
+	r.RateRange = [2]float64{r.Rate, r.Rate}
+	for _, x := range runs {
+		r.RateRange = [2]float64{min(r.RateRange[0], x.Rate), max(r.RateRange[1], x.Rate)}
+	}
 	r.PubRate = median(runs, func(r pubResult) float64 { return r.PubRate })
 	r.CPUPerM = median(runs, func(r pubResult) float64 { return r.CPUPerM })
 	r.PeakRSS = int64(median(runs, func(r pubResult) float64 { return float64(r.PeakRSS) }))
@@ -86,6 +90,10 @@ func reqMedianOf(runs []reqResult) reqResult {
 	r.Rate = median(runs, func(r reqResult) float64 { return r.Rate })
 	r.P50 = medianDuration(runs, func(r reqResult) time.Duration { return r.P50 })
 	r.P99 = medianDuration(runs, func(r reqResult) time.Duration { return r.P99 })
+	r.P99Range = [2]time.Duration{r.P99, r.P99}
+	for _, x := range runs {
+		r.P99Range = [2]time.Duration{min(r.P99Range[0], x.P99), max(r.P99Range[1], x.P99)}
+	}
 	r.P999 = medianDuration(runs, func(r reqResult) time.Duration { return r.P999 })
 	r.CPUPerReq = medianDuration(runs, func(r reqResult) time.Duration { return r.CPUPerReq })
 	r.PeakRSS = int64(median(runs, func(r reqResult) float64 { return float64(r.PeakRSS) }))

@@ -31,7 +31,7 @@ func TestPubMedianOf_TakesMediansAndTheRunThatLostMost(t *testing.T) {
 		{Rate: 2, PubRate: 20, Published: 100, Received: 101, Lost: -1, CPUPerM: 2},
 	}
 	r := pubMedianOf(runs)
-	if r.Rate != 2 || r.PubRate != 20 || r.CPUPerM != 2 {
+	if r.Rate != 2 || r.RateRange != [2]float64{1, 3} || r.PubRate != 20 || r.CPUPerM != 2 {
 		t.Errorf("medians: rate %v, publish rate %v, CPU %v; want 2, 20, 2", r.Rate, r.PubRate, r.CPUPerM)
 	}
 	if r.Lost != 10 || r.Received != 90 || r.Why != "receiver: 1 disconnect" {
@@ -50,7 +50,7 @@ func TestReqMedianOf_TakesMediansAndTheRunWithMostFailures(t *testing.T) {
 		{Answered: 10, P99: 2 * time.Millisecond, CPUPerReq: 20 * time.Microsecond},
 	}
 	r := reqMedianOf(runs)
-	if r.P99 != 2*time.Millisecond || r.CPUPerReq != 20*time.Microsecond {
+	if r.P99 != 2*time.Millisecond || r.P99Range != [2]time.Duration{time.Millisecond, 3 * time.Millisecond} || r.CPUPerReq != 20*time.Microsecond {
 		t.Errorf("medians: p99 %v, CPU %v; want 2ms, 20µs", r.P99, r.CPUPerReq)
 	}
 	if r.Failed != 2 || r.Answered != 8 || r.Why != "first error: nats: timeout" {

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/binary"
 	"fmt"
+	"io"
 	"math"
 	"sync"
 	"sync/atomic"
@@ -15,6 +16,35 @@ import (
 // outside benchSubjects, so natsfan passes it upstream without buffering
 // it, and does not receive its own publishes back.
 const pubSubject = "pub.x"
+
+// runPublish runs the publish section: every cell of N and mode, c.runs
+// times, and returns the medians. The modes take turns within each run, so
+// that a spell of load on the machine spoils one run of each rather than
+// every run of one.
+func runPublish(c *config, sc sidecar, dir string, stdout io.Writer) ([]pubResult, error) {
+	ms := c.clientModes()
+	var results []pubResult
+	for _, n := range c.pubNs {
+		runs := make([][]pubResult, len(ms))
+		for range c.runs {
+			for j, m := range ms {
+				cl := pubCell{mode: m, n: n, size: c.pubSize, messages: c.pubMessages / n * n}
+				began := time.Now()
+				r, err := cl.run(sc, dir)
+				if err != nil {
+					return nil, fmt.Errorf("publish, %s, %d publisher%s: %w", m.name, n, plural(n), err)
+				}
+				fmt.Fprintf(stdout, "  publish %-15s %2d publisher%-1s %-6s %7d published, %7d received: %s msgs/s, lost %d%s (%.1f s)\n",
+					m.name, n, plural(n), sizeName(c.pubSize), r.Published, r.Received, rateString(r.Rate), r.Lost, whyColumn(r.Why), time.Since(began).Seconds())
+				runs[j] = append(runs[j], r)
+			}
+		}
+		for _, rs := range runs {
+			results = append(results, pubMedianOf(rs))
+		}
+	}
+	return results, nil
+}
 
 // pubCell is one measurement of the publish section: n publishers in the
 // pod, each a nats.go connection to mode's endpoint, publish messages
@@ -34,12 +64,13 @@ type pubResult struct {
 	N    int
 	Size int
 
-	Published int64   // messages the publishers published
-	Received  int64   // what the receiver got of them
-	Lost      int64   // Published − Received; negative if some arrived twice
-	Reordered int64   // received after a later message of the same publisher (or twice)
-	Rate      float64 // Received ÷ the time from the first publish to the last receipt
-	PubRate   float64 // Published ÷ the time until every publisher's Flush returned
+	Published int64      // messages the publishers published
+	Received  int64      // what the receiver got of them
+	Lost      int64      // Published − Received; negative if some arrived twice
+	Reordered int64      // received after a later message of the same publisher (or twice)
+	Rate      float64    // Received ÷ the time from the first publish to the last receipt
+	RateRange [2]float64 // the lowest and highest Rate of the runs pubMedianOf combined
+	PubRate   float64    // Published ÷ the time until every publisher's Flush returned
 
 	Upstream int     // connections the upstream served for the pod's publishers: N direct, one leaf or natsfan
 	CPUPerM  float64 // CPU seconds of the leaf node or sidecar per million messages received; NaN: n/a

@@ -40,11 +40,11 @@ func printTable(w io.Writer, results []result) error {
 // messages and peak RSS, and what went wrong.
 func printPublishTable(w io.Writer, results []pubResult) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "mode\tpublishers\tsize\tpublished\treceived\tlost\tout of order\treceived msgs/s\tpublished msgs/s\tupstream conns\tCPU s/M\tpeak RSS\t  why")
+	fmt.Fprintln(tw, "mode\tpublishers\tsize\tpublished\treceived\tlost\tout of order\treceived msgs/s\truns' range\tpublished msgs/s\tupstream conns\tCPU s/M\tpeak RSS\t  why")
 	for _, r := range results {
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%d\t%d\t%d\t%s\t%s\t%d\t%s\t%s\t%s\n",
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%d\t%d\t%d\t%s\t%s – %s\t%s\t%d\t%s\t%s\t%s\n",
 			r.Mode, r.N, sizeName(r.Size), r.Published, r.Received, r.Lost, r.Reordered,
-			rateString(r.Rate), rateString(r.PubRate), r.Upstream, cpuString(r.CPUPerM), mibString(r.PeakRSS), whyColumn(r.Why))
+			rateString(r.Rate), rateString(r.RateRange[0]), rateString(r.RateRange[1]), rateString(r.PubRate), r.Upstream, cpuString(r.CPUPerM), mibString(r.PeakRSS), whyColumn(r.Why))
 	}
 	return tw.Flush()
 }
@@ -54,11 +54,11 @@ func printPublishTable(w io.Writer, results []pubResult) error {
 // node's or sidecar's CPU per round trip and peak RSS.
 func printRequestTable(w io.Writer, results []reqResult) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "mode\tinbox\tsize\trequests\tanswered\tfailed\tround trips/s\tp50\tp99\tp99.9\tCPU µs/req\tpeak RSS\t  why")
+	fmt.Fprintln(tw, "mode\tinbox\tsize\trequests\tanswered\tfailed\tround trips/s\tp50\tp99\truns' range\tp99.9\tCPU µs/req\tpeak RSS\t  why")
 	for _, r := range results {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%s\t%s\t%s\t%s – %s\t%s\t%s\t%s\t%s\n",
 			r.Mode, r.Style, sizeName(r.Size), r.Requests, r.Answered, r.Failed, rateString(r.Rate),
-			durString(r.P50), durString(r.P99), durString(r.P999), cpuPerReqString(r.CPUPerReq), mibString(r.PeakRSS), whyColumn(r.Why))
+			durString(r.P50), durString(r.P99), durString(r.P99Range[0]), durString(r.P99Range[1]), durString(r.P999), cpuPerReqString(r.CPUPerReq), mibString(r.PeakRSS), whyColumn(r.Why))
 	}
 	return tw.Flush()
 }
@@ -109,10 +109,10 @@ func writeCSV(path string, results []result) error {
 // numbers: bytes, empty for n/a.
 func writePublishCSV(path string, results []pubResult) error {
 	rows := [][]string{{"mode", "publishers", "size_bytes", "published", "received", "lost", "out_of_order",
-		"received_per_s", "published_per_s", "upstream_connections", "cpu_s_per_million", "peak_rss_bytes", "why"}}
+		"received_per_s", "received_per_s_lowest", "received_per_s_highest", "published_per_s", "upstream_connections", "cpu_s_per_million", "peak_rss_bytes", "why"}}
 	for _, r := range results {
 		rows = append(rows, []string{r.Mode, itoa(r.N), itoa(r.Size), i64(r.Published), i64(r.Received), i64(r.Lost), i64(r.Reordered),
-			ftoa(r.Rate), ftoa(r.PubRate), itoa(r.Upstream), ftoa(r.CPUPerM), optI64(r.PeakRSS), r.Why})
+			ftoa(r.Rate), ftoa(r.RateRange[0]), ftoa(r.RateRange[1]), ftoa(r.PubRate), itoa(r.Upstream), ftoa(r.CPUPerM), optI64(r.PeakRSS), r.Why})
 	}
 	return writeRows(path, rows)
 }
@@ -121,10 +121,10 @@ func writePublishCSV(path string, results []pubResult) error {
 // numbers: nanoseconds, bytes, empty for n/a.
 func writeRequestCSV(path string, results []reqResult) error {
 	rows := [][]string{{"mode", "inbox", "size_bytes", "requests", "answered", "failed", "round_trips_per_s",
-		"p50_ns", "p99_ns", "p999_ns", "cpu_ns_per_request", "peak_rss_bytes", "why"}}
+		"p50_ns", "p99_ns", "p99_lowest_ns", "p99_highest_ns", "p999_ns", "cpu_ns_per_request", "peak_rss_bytes", "why"}}
 	for _, r := range results {
 		rows = append(rows, []string{r.Mode, r.Style, itoa(r.Size), itoa(r.Requests), itoa(r.Answered), itoa(r.Failed),
-			ftoa(r.Rate), i64(int64(r.P50)), i64(int64(r.P99)), i64(int64(r.P999)), optI64(int64(r.CPUPerReq)), optI64(r.PeakRSS), r.Why})
+			ftoa(r.Rate), i64(int64(r.P50)), i64(int64(r.P99)), i64(int64(r.P99Range[0])), i64(int64(r.P99Range[1])), i64(int64(r.P999)), optI64(int64(r.CPUPerReq)), optI64(r.PeakRSS), r.Why})
 	}
 	return writeRows(path, rows)
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -32,6 +33,37 @@ const (
 	reqGiveUp  = 3
 )
 
+// runRequests runs the request section: every cell of request style and
+// mode, c.runs times, and returns the medians. The modes take turns within
+// each run, as in runPublish.
+func runRequests(c *config, sc sidecar, dir string, stdout io.Writer) ([]reqResult, error) {
+	if c.requests == 0 {
+		return nil, nil
+	}
+	ms := c.clientModes()
+	var results []reqResult
+	for _, style := range c.reqStyles {
+		runs := make([][]reqResult, len(ms))
+		for range c.runs {
+			for j, m := range ms {
+				cl := reqCell{mode: m, style: style, size: c.reqSize, requests: c.requests}
+				began := time.Now()
+				r, err := cl.run(sc, dir)
+				if err != nil {
+					return nil, fmt.Errorf("request, %s, %s inbox: %w", m.name, style, err)
+				}
+				fmt.Fprintf(stdout, "  request %-15s %s inbox %-6s %6d answered, %d failed: p50 %s, p99 %s%s (%.1f s)\n",
+					m.name, style, sizeName(c.reqSize), r.Answered, r.Failed, durString(r.P50), durString(r.P99), whyColumn(r.Why), time.Since(began).Seconds())
+				runs[j] = append(runs[j], r)
+			}
+		}
+		for _, rs := range runs {
+			results = append(results, reqMedianOf(rs))
+		}
+	}
+	return results, nil
+}
+
 // reqCell is one measurement of the request section: one responder, a
 // nats.go connection to the upstream directly, echoes every request's
 // payload; one requester, a nats.go connection to mode's endpoint, makes
@@ -55,6 +87,7 @@ type reqResult struct {
 	Failed         int     // requests that got an error (a timeout, no responders) instead of a reply
 	Rate           float64 // round trips per second: Answered ÷ the time they all took
 	P50, P99, P999 time.Duration
+	P99Range       [2]time.Duration // the lowest and highest P99 of the runs reqMedianOf combined
 
 	CPUPerReq time.Duration // CPU time of the leaf node or sidecar per round trip; 0: n/a
 	PeakRSS   int64         // VmHWM of the leaf node or sidecar, bytes; 0: n/a
