@@ -22,6 +22,7 @@ type child struct {
 	cmd  *exec.Cmd
 	done chan struct{} // closed when the process has exited
 	tail *lineRing     // its last lines of output, for error messages
+	varz string        // the leaf node's /varz URL; "" for the sidecar
 
 	mu        sync.Mutex
 	reasons   map[string]int // why the sidecar closed consumer connections, from its log

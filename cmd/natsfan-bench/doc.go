@@ -100,8 +100,9 @@
 // receiver, so that interest is in place before the clock starts (a leaf
 // node forwards only what the upstream has interest in).
 //
-// Reported: published and received, lost (the difference; negative if
-// something arrived twice), out of order (messages that arrived after a
+// Reported: published, reached upstream (the upstream's count of messages
+// in during the burst: where the rest were lost), received, lost (published
+// − received; negative if something arrived twice), out of order (messages that arrived after a
 // later one of the same publisher, from the publisher's index and sequence
 // number in the payload), the rate at the receiver (received ÷ the time
 // from the first publish to the last receipt: the figure to compare), the
@@ -110,11 +111,15 @@
 // connections the upstream served for the publishers (N direct, one
 // otherwise), the leaf node's or sidecar's CPU seconds per million messages
 // received and peak RSS, and what went wrong: asynchronous errors the
-// publishers got (a permissions violation), disconnects, and slow consumers
-// the upstream closed. One receiver is the limit of every mode: when N
-// direct publishers outrun it, the upstream closes it as a slow consumer and
-// what it then misses counts as lost; a leaf node or natsfan, one connection
-// upstream, does not outrun it the same way.
+// publishers got (a permissions violation), disconnects, slow consumers the
+// upstream or the leaf node closed (the leaf node's from its /varz), a
+// leaf node's reconnect to the upstream, and connections natsfan closed
+// (from its log). One receiver is the limit of
+// every mode: when N direct publishers outrun it, the upstream may close it
+// as a slow consumer, and what it then misses counts as lost. A leaf node
+// takes in what its publishers send faster than it forwards it, and may
+// close its own connection to the upstream as a slow consumer, dropping
+// what it held.
 //
 // # Request/reply
 //

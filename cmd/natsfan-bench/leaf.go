@@ -1,9 +1,11 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
+	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
@@ -19,8 +21,9 @@ import (
 // leaf node: `natsfan-bench leaf-node --upstream nats-leaf://HOST:PORT`.
 const leafRole = "leaf-node"
 
-// leafReady starts the line the leaf node prints, with its client URL, once
-// it serves clients and is connected to the upstream.
+// leafReady starts the line the leaf node prints, with its client URL and
+// its monitoring address, once it serves clients and is connected to the
+// upstream.
 const leafReady = "leaf-node ready "
 
 // runLeafNode runs an embedded nats-server on loopback as a leaf node of the
@@ -38,6 +41,7 @@ func runLeafNode(args []string) error {
 	}
 	s, err := server.NewServer(&server.Options{
 		Host: "127.0.0.1", Port: *port, NoSigs: true, NoLog: true,
+		HTTPHost: "127.0.0.1", HTTPPort: -1, // for its slow consumer count
 		LeafNode: server.LeafNodeOpts{Remotes: []*server.RemoteLeafOpts{{URLs: []*url.URL{u}}}},
 	})
 	if err != nil {
@@ -55,7 +59,7 @@ func runLeafNode(args []string) error {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	fmt.Println(leafReady + s.ClientURL())
+	fmt.Println(leafReady + s.ClientURL() + " " + s.MonitorAddr().String())
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
 	<-sig
@@ -74,7 +78,13 @@ func startLeafNode(upstream *server.Server, leafURL string) (*child, string, err
 	if err != nil {
 		return nil, "", err
 	}
-	clientURL := strings.TrimSpace(line[strings.Index(line, leafReady)+len(leafReady):])
+	f := strings.Fields(line[strings.Index(line, leafReady)+len(leafReady):])
+	if len(f) != 2 {
+		c.stop()
+		return nil, "", fmt.Errorf("cannot read the leaf node's ready line %q", line)
+	}
+	clientURL := f[0]
+	c.varz = "http://" + f[1] + "/varz"
 	deadline := time.Now().Add(10 * time.Second)
 	for upstream.NumLeafNodes() == 0 {
 		if time.Now().After(deadline) {
@@ -84,4 +94,22 @@ func startLeafNode(upstream *server.Server, leafURL string) (*child, string, err
 		time.Sleep(10 * time.Millisecond)
 	}
 	return c, clientURL, nil
+}
+
+// leafSlowConsumers returns how many slow consumers leaf node c has
+// closed, such as its own connection to the upstream when clients publish
+// faster than it can forward: what it then drops, nobody else sees.
+func leafSlowConsumers(c *child) (int64, error) {
+	resp, err := http.Get(c.varz)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	var v struct {
+		SlowConsumers int64 `json:"slow_consumers"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&v); err != nil {
+		return 0, fmt.Errorf("cannot read the leaf node's /varz: %w", err)
+	}
+	return v.SlowConsumers, nil
 }

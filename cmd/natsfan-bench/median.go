@@ -62,7 +62,7 @@ func pubMedianOf(runs []pubResult) pubResult {
 	r := runs[0]
 	for _, x := range runs[1:] {
 		if worse, tie := abs(x.Lost) > abs(r.Lost), x.Lost == r.Lost; worse || (tie && r.Why == "" && x.Why != "") {
-			r.Published, r.Received, r.Lost, r.Why = x.Published, x.Received, x.Lost, x.Why
+			r.Published, r.Received, r.Lost, r.ReachedUpstream, r.Why = x.Published, x.Received, x.Lost, x.ReachedUpstream, x.Why
 		}
 		r.Reordered = max(r.Reordered, x.Reordered)
 	}

@@ -64,13 +64,18 @@ type pubResult struct {
 	N    int
 	Size int
 
-	Published int64      // messages the publishers published
-	Received  int64      // what the receiver got of them
-	Lost      int64      // Published − Received; negative if some arrived twice
-	Reordered int64      // received after a later message of the same publisher (or twice)
-	Rate      float64    // Received ÷ the time from the first publish to the last receipt
-	RateRange [2]float64 // the lowest and highest Rate of the runs pubMedianOf combined
-	PubRate   float64    // Published ÷ the time until every publisher's Flush returned
+	Published int64 // messages the publishers published
+	Received  int64 // what the receiver got of them
+	Lost      int64 // Published − Received; negative if some arrived twice
+	Reordered int64 // received after a later message of the same publisher (or twice)
+	// ReachedUpstream is how many messages the upstream received during
+	// the burst (its InMsgs): fewer than Published, and the rest were lost
+	// on the way (in a leaf node, in natsfan); as many, and they were lost
+	// between the upstream and the receiver.
+	ReachedUpstream int64
+	Rate            float64    // Received ÷ the time from the first publish to the last receipt
+	RateRange       [2]float64 // the lowest and highest Rate of the runs pubMedianOf combined
+	PubRate         float64    // Published ÷ the time until every publisher's Flush returned
 
 	Upstream int     // connections the upstream served for the pod's publishers: N direct, one leaf or natsfan
 	CPUPerM  float64 // CPU seconds of the leaf node or sidecar per million messages received; NaN: n/a
@@ -134,7 +139,7 @@ func (c pubCell) run(sc sidecar, dir string) (pubResult, error) {
 	if err != nil {
 		return r, err
 	}
-	slow0, err := slowConsumers(up)
+	up0, err := statsOf(up)
 	if err != nil {
 		return r, err
 	}
@@ -144,12 +149,13 @@ func (c pubCell) run(sc sidecar, dir string) (pubResult, error) {
 	if err != nil {
 		return r, err
 	}
-	slow1, err := slowConsumers(up)
+	up1, err := statsOf(up)
 	if err != nil {
 		return r, err
 	}
 
 	r.Published, r.Received, r.Lost, r.Reordered = published, got, published-got, order.reordered.Load()
+	r.ReachedUpstream = up1.inMsgs - up0.inMsgs
 	if d := last.Sub(start).Seconds(); got > 0 && d > 0 {
 		r.Rate = float64(got) / d
 	}
@@ -166,8 +172,23 @@ func (c pubCell) run(sc sidecar, dir string) (pubResult, error) {
 	if s := recvEvents.String(); s != "" {
 		why = append(why, "receiver: "+s)
 	}
-	if slow1 > slow0 {
-		why = append(why, fmt.Sprintf("upstream slow consumers: %d", slow1-slow0))
+	if up1.slowConsumers > up0.slowConsumers {
+		why = append(why, fmt.Sprintf("upstream slow consumers: %d", up1.slowConsumers-up0.slowConsumers))
+	}
+	if up1.leafIDs != up0.leafIDs {
+		why = append(why, "the leaf node reconnected to the upstream")
+	}
+	if ep.proc != nil && ep.proc.varz != "" {
+		n, err := leafSlowConsumers(ep.proc)
+		if err != nil {
+			return r, err
+		}
+		if n > 0 {
+			why = append(why, fmt.Sprintf("leaf node slow consumers: %d", n))
+		}
+	}
+	if ep.proc != nil && ep.proc.closeReasons() != "" {
+		why = append(why, "natsfan closed connections: "+ep.proc.closeReasons())
 	}
 	r.Why = joinWhy(why)
 	if ep.proc != nil {

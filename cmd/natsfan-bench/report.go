@@ -40,10 +40,10 @@ func printTable(w io.Writer, results []result) error {
 // messages and peak RSS, and what went wrong.
 func printPublishTable(w io.Writer, results []pubResult) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "mode\tpublishers\tsize\tpublished\treceived\tlost\tout of order\treceived msgs/s\truns' range\tpublished msgs/s\tupstream conns\tCPU s/M\tpeak RSS\t  why")
+	fmt.Fprintln(tw, "mode\tpublishers\tsize\tpublished\treached upstream\treceived\tlost\tout of order\treceived msgs/s\truns' range\tpublished msgs/s\tupstream conns\tCPU s/M\tpeak RSS\t  why")
 	for _, r := range results {
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%d\t%d\t%d\t%s\t%s – %s\t%s\t%d\t%s\t%s\t%s\n",
-			r.Mode, r.N, sizeName(r.Size), r.Published, r.Received, r.Lost, r.Reordered,
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%d\t%d\t%d\t%d\t%s\t%s – %s\t%s\t%d\t%s\t%s\t%s\n",
+			r.Mode, r.N, sizeName(r.Size), r.Published, r.ReachedUpstream, r.Received, r.Lost, r.Reordered,
 			rateString(r.Rate), rateString(r.RateRange[0]), rateString(r.RateRange[1]), rateString(r.PubRate), r.Upstream, cpuString(r.CPUPerM), mibString(r.PeakRSS), whyColumn(r.Why))
 	}
 	return tw.Flush()
@@ -108,10 +108,10 @@ func writeCSV(path string, results []result) error {
 // writePublishCSV writes the publish section's results to path, with raw
 // numbers: bytes, empty for n/a.
 func writePublishCSV(path string, results []pubResult) error {
-	rows := [][]string{{"mode", "publishers", "size_bytes", "published", "received", "lost", "out_of_order",
+	rows := [][]string{{"mode", "publishers", "size_bytes", "published", "reached_upstream", "received", "lost", "out_of_order",
 		"received_per_s", "received_per_s_lowest", "received_per_s_highest", "published_per_s", "upstream_connections", "cpu_s_per_million", "peak_rss_bytes", "why"}}
 	for _, r := range results {
-		rows = append(rows, []string{r.Mode, itoa(r.N), itoa(r.Size), i64(r.Published), i64(r.Received), i64(r.Lost), i64(r.Reordered),
+		rows = append(rows, []string{r.Mode, itoa(r.N), itoa(r.Size), i64(r.Published), i64(r.ReachedUpstream), i64(r.Received), i64(r.Lost), i64(r.Reordered),
 			ftoa(r.Rate), ftoa(r.RateRange[0]), ftoa(r.RateRange[1]), ftoa(r.PubRate), itoa(r.Upstream), ftoa(r.CPUPerM), optI64(r.PeakRSS), r.Why})
 	}
 	return writeRows(path, rows)

@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"net"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -50,11 +52,26 @@ func freePort() (int, error) {
 	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
-// slowConsumers returns how many slow consumers upstream s has closed.
-func slowConsumers(s *server.Server) (int64, error) {
+// upstreamStats is what the publish section reads off the upstream before
+// and after a burst, to tell where messages that did not arrive were lost.
+type upstreamStats struct {
+	inMsgs        int64  // messages it received, from clients and leaf nodes
+	slowConsumers int64  // connections it closed as slow consumers
+	leafIDs       string // its leaf node connections' ids: a change is a reconnect
+}
+
+func statsOf(s *server.Server) (upstreamStats, error) {
 	v, err := s.Varz(nil)
 	if err != nil {
-		return 0, err
+		return upstreamStats{}, err
 	}
-	return v.SlowConsumers, nil
+	l, err := s.Leafz(nil)
+	if err != nil {
+		return upstreamStats{}, err
+	}
+	var ids []string
+	for _, leaf := range l.Leafs {
+		ids = append(ids, strconv.FormatUint(leaf.ID, 10))
+	}
+	return upstreamStats{inMsgs: v.InMsgs, slowConsumers: v.SlowConsumers, leafIDs: strings.Join(ids, ",")}, nil
 }
