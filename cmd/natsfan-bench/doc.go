@@ -161,8 +161,8 @@
 // go.mod; a replace directive points it at the natsfan of the checkout it
 // sits in. From the checkout's root:
 //
-//	go -C cmd/natsfan-bench run .            # the full table and chart, about 2 minutes
-//	go -C cmd/natsfan-bench run . --short    # the CI smoke test, about 10 s
+//	go -C cmd/natsfan-bench run .            # every section, tables and chart, about 3 minutes
+//	go -C cmd/natsfan-bench run . --short    # the CI smoke test, about 20 s
 //
 // It builds natsfan with the go tool, in the directory of the natsfan
 // module (go list -m github.com/natsfan/natsfan, run in the working
