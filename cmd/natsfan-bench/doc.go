@@ -92,10 +92,12 @@
 // N publishers in the pod (--pub-n, default 1, 10 and 50), each a nats.go
 // connection to the mode's endpoint (the upstream, the leaf node, natsfan's
 // socket), publish --pub-messages messages in all (2,000,000 by default,
-// ÷ N each) of --pub-size bytes (128, at least 19) on a subject natsfan does not buffer,
-// all starting together and as fast as they can, then Flush. One receiver,
-// a nats.go subscriber connected to the upstream directly, counts what
-// arrives; the cell waits until everything has or nothing arrives for 2 s.
+// ÷ N each) of --pub-size bytes (128, at least 19) on a subject natsfan
+// does not buffer, all starting together and as fast as they can, then
+// Flush. One receiver, a nats.go subscriber connected to the upstream
+// directly, counts what arrives; the cell waits until everything has or nothing arrives for 2 s,
+// then (unless the receiver was cut off) listens 10 s more for stragglers,
+// which count as received but not in the rate, and are reported as late.
 // Each publisher first publishes probes until one of them reaches the
 // receiver, so that interest is in place before the clock starts (a leaf
 // node forwards only what the upstream has interest in).

@@ -32,6 +32,13 @@ func (e *clientEvents) options() []nats.Option {
 	}
 }
 
+// disconnected reports whether a client has lost its connection.
+func (e *clientEvents) disconnected() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.disconnects > 0
+}
+
 func (e *clientEvents) failed(err error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
