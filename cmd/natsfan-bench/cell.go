@@ -169,13 +169,18 @@ func warmUp(pub *publisher, cs consumers) error {
 // none arrives for stallTimeout, and returns the deliveries and when the
 // last of them was seen.
 func awaitDeliveries(cs consumers, p phase, want int64) (int64, time.Time) {
+	return awaitDeliveriesFor(cs, p, want, stallTimeout)
+}
+
+// awaitDeliveriesFor is awaitDeliveries with a stall timeout of stall.
+func awaitDeliveriesFor(cs consumers, p phase, want int64, stall time.Duration) (int64, time.Time) {
 	got, last := cs.received(p), time.Now()
 	for got < want {
 		time.Sleep(time.Millisecond)
 		now := cs.received(p)
 		if now != got {
 			got, last = now, time.Now()
-		} else if time.Since(last) > stallTimeout {
+		} else if time.Since(last) > stall {
 			break
 		}
 	}

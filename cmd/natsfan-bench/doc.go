@@ -96,8 +96,9 @@
 // does not buffer, all starting together and as fast as they can, then
 // Flush. One receiver, a nats.go subscriber connected to the upstream
 // directly, counts what arrives; the cell waits until everything has or nothing arrives for 2 s,
-// then (unless the receiver was cut off) listens 10 s more for stragglers,
-// which count as received but not in the rate, and are reported as late.
+// then (unless the receiver was cut off) listens on until nothing arrives
+// for 10 s, for stragglers: they count as received, and in the rate, and
+// are reported as late.
 // Each publisher first publishes probes until one of them reaches the
 // receiver, so that interest is in place before the clock starts (a leaf
 // node forwards only what the upstream has interest in).

@@ -145,11 +145,13 @@ func (c pubCell) run(sc sidecar, dir string) (pubResult, error) {
 	}
 	start, flushed, published := publishAll(pubs, c.messages/c.n, c.size, &pubEvents)
 	got, last := awaitDeliveries(recv, phaseThroughput, published)
-	inTime := got
+	var late int64
 	if got < published && !recvEvents.disconnected() {
-		// Late or lost? Listen on for stragglers, outside the rate.
-		waitUntil(func() bool { return recv.received(phaseThroughput) >= published }, stragglerTimeout)
-		got = recv.received(phaseThroughput)
+		// Late or lost? Listen on for stragglers; the silence counts in
+		// the rate, as it does for the publishers waiting on them.
+		if more, at := awaitDeliveriesFor(recv, phaseThroughput, published, stragglerTimeout); more > got {
+			late, got, last = more-got, more, at
+		}
 	}
 	cpu1, err := procCPU(ep.proc)
 	if err != nil {
@@ -162,8 +164,8 @@ func (c pubCell) run(sc sidecar, dir string) (pubResult, error) {
 
 	r.Published, r.Received, r.Lost, r.Reordered = published, got, published-got, order.reordered.Load()
 	r.ReachedUpstream = up1.inMsgs - up0.inMsgs
-	if d := last.Sub(start).Seconds(); inTime > 0 && d > 0 {
-		r.Rate = float64(inTime) / d
+	if d := last.Sub(start).Seconds(); got > 0 && d > 0 {
+		r.Rate = float64(got) / d
 	}
 	if d := flushed.Sub(start).Seconds(); d > 0 {
 		r.PubRate = float64(published) / d
@@ -172,8 +174,8 @@ func (c pubCell) run(sc sidecar, dir string) (pubResult, error) {
 		r.CPUPerM = (cpu1 - cpu0).Seconds() / (float64(got) / 1e6)
 	}
 	var why []string
-	if got > inTime {
-		why = append(why, fmt.Sprintf("%d arrived late, after %v with none (received, not in the rate)", got-inTime, stallTimeout))
+	if late > 0 {
+		why = append(why, fmt.Sprintf("%d arrived late, after more than %v with none", late, stallTimeout))
 	}
 	if s := pubEvents.String(); s != "" {
 		why = append(why, "publishers: "+s)
@@ -213,7 +215,7 @@ func (c pubCell) run(sc sidecar, dir string) (pubResult, error) {
 
 // stragglerTimeout is how long a publish cell listens on, once nothing
 // has arrived for stallTimeout, for messages that are late rather than
-// lost: a leaf node may hold hundreds of megabytes of them.
+// lost: a leaf node may hold a million of them and go quiet for seconds.
 const stragglerTimeout = 10 * time.Second
 
 // warmUpPublishers has each publisher in turn publish probes until one of
