@@ -36,9 +36,10 @@ type conn struct {
 	cancel context.CancelFunc
 
 	// Owned by run.
-	parser    protocol.Parser
-	verbose   bool
-	unflushed bool // a SUB subscribed upstream since the last PONG (publish.go)
+	parser      protocol.Parser
+	verbose     bool
+	unflushed   bool // a SUB subscribed upstream since the last PONG (publish.go)
+	sawActivity bool // the read being parsed had a command that counts as activity
 
 	headers  atomic.Bool   // the client handles HMSG
 	pingsOut atomic.Int32  // PINGs sent and not answered
@@ -129,6 +130,10 @@ func (c *conn) read(connectTimer *time.Timer) {
 				}
 				return c.handle(cmd)
 			})
+			if c.sawActivity { // once a read, not once a command: time.Now costs
+				c.sawActivity = false
+				c.active()
+			}
 			if perr != nil {
 				c.protocolError(perr)
 				return
@@ -173,7 +178,7 @@ func (c *conn) protocolError(err error) {
 func (c *conn) handle(cmd *protocol.Command) error {
 	switch cmd.Op {
 	case protocol.OpConnect, protocol.OpSub, protocol.OpUnsub, protocol.OpPub, protocol.OpHPub:
-		c.active() // what nats-server counts as activity; PINGs are not
+		c.sawActivity = true // what nats-server counts as activity; PINGs are not
 	}
 	switch cmd.Op {
 	case protocol.OpConnect:
