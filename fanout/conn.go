@@ -321,8 +321,8 @@ func (c *conn) write() {
 		for _, g := range waiters {
 			g.wake()
 		}
-		if len(f.chunks) > 0 {
-			iovs = append(iovs[:0], f.chunks...)
+		if len(f.segs) > 0 {
+			iovs = append(iovs[:0], f.segs...)
 			iov := iovs
 			n, err := c.send(&iov)
 			delivered := f.delivered(n)

@@ -7,10 +7,13 @@ import (
 	"github.com/natsfan/natsfan/fanout/protocol"
 )
 
-// outbound is what one connection has queued for its writer: frames packed
-// into fixed-size chunks taken from a pool shared by every connection. The
-// writer takes all the chunks at once (a flight), sends them in one writev
-// and gives them back to the pool.
+// outbound is what one connection has queued for its writer, as a list
+// of segments that one writev sends in order: runs of fixed-size chunks
+// taken from a pool shared by every connection, into which frames are
+// encoded, and the payloads of large messages, not copied but borrowed from
+// the message the hub stores (every consumer's segment points at the same
+// bytes). The writer takes all the segments at once (a flight), sends them
+// and gives the chunks back to the pool.
 //
 // Chunks, unlike one growing slice per connection, are never copied as the
 // queue grows, and a connection holds memory only while it has something
@@ -19,13 +22,17 @@ import (
 // held.
 //
 // Every frame counts against the connection's limit, maxOutbound: messages,
-// and the PONGs, +OKs and -ERRs that answer the client, so that a client
-// that sends without reading cannot make natsfan queue without bound.
+// borrowed payloads included, and the PONGs, +OKs and -ERRs that answer the
+// client, so that a client that sends without reading cannot make natsfan
+// queue without bound.
 type outbound struct {
-	chunks net.Buffers // the last one is being filled
-	msgs   []int       // messages (MSG and HMSG frames) in each chunk
-	size   int         // bytes queued, in all the chunks
-	held   int         // the chunks' capacity: the memory they hold
+	segs   net.Buffers        // what is queued, in order
+	msgs   []int              // messages (MSG and HMSG frames) that end in each segment
+	chunks []*[chunkSize]byte // the pooled chunks the segments' runs are in
+	cur    []byte             // the last of chunks, as far as it is filled; nil: none
+	tail   bool               // the last segment is the run of cur that ends where cur does
+	size   int                // bytes queued, in all the segments
+	held   int                // what they hold: whole chunks, larger frames, borrowed payloads
 
 	// Never reset by take: every message queued since the connection
 	// opened, and its headers' and payload's bytes, as nats-server counts
@@ -52,56 +59,88 @@ const chunkSize = 64 << 10
 
 var chunkPool = sync.Pool{New: func() any { return new([chunkSize]byte) }}
 
-// room returns a slice to append a frame of n bytes to: the unused end of
-// the last chunk when the frame fits there, or else a new chunk (one of
-// exactly n bytes, not pooled, for a frame larger than a chunk). Give what
-// was appended to commit.
+// room returns the next n bytes of the queue, for the caller to encode
+// exactly n bytes of frames into (append to room(n)[:0]): the unused end of
+// the current chunk when they fit there, else a new chunk; a frame larger
+// than a chunk gets a buffer of its own.
 func (q *outbound) room(n int) []byte {
-	if k := len(q.chunks); k > 0 {
-		if last := q.chunks[k-1]; cap(last)-len(last) >= n {
-			return last
-		}
+	q.size += n
+	if n > chunkSize {
+		b := make([]byte, n)
+		q.held += n
+		q.segment(b)
+		return b
 	}
-	var c []byte
-	if n <= chunkSize {
-		c = chunkPool.Get().(*[chunkSize]byte)[:0]
+	if q.cur == nil || cap(q.cur)-len(q.cur) < n {
+		c := chunkPool.Get().(*[chunkSize]byte)
+		q.chunks = append(q.chunks, c)
+		q.cur, q.tail = c[:0], false
+		q.held += chunkSize
+	}
+	start := len(q.cur)
+	q.cur = q.cur[:start+n]
+	if q.tail {
+		last := &q.segs[len(q.segs)-1]
+		*last = (*last)[:len(*last)+n] // the same run of cur, longer
 	} else {
-		c = make([]byte, 0, n)
+		q.segment(q.cur[start : start+n])
+		q.tail = true
 	}
-	q.chunks = append(q.chunks, c)
-	q.msgs = append(q.msgs, 0)
-	q.held += cap(c)
-	return c
+	return q.cur[start : start+n]
 }
 
-// commit records b, the slice room returned with frames appended to it, as
-// the last chunk. The frames must not have outgrown room's n.
-func (q *outbound) commit(b []byte) {
-	last := &q.chunks[len(q.chunks)-1]
-	q.size += len(b) - len(*last)
-	*last = b
+// segment adds b to the queue as a segment of its own.
+func (q *outbound) segment(b []byte) {
+	q.segs = append(q.segs, b)
+	q.msgs = append(q.msgs, 0)
+	q.tail = false
 }
+
+// borrowMin is the smallest payload sent from the message itself rather
+// than copied into a chunk: below it, a copy costs less than the two more
+// segments writev would take.
+const borrowMin = 2048
 
 // appendFrame queues a control frame that frame appends to its argument.
 func (q *outbound) appendFrame(frame func([]byte) []byte) {
 	b := frame(nil)
-	q.commit(append(q.room(len(b)), b...))
+	copy(q.room(len(b)), b)
 }
 
 // appendMsg queues m for subscription sid: HMSG with its headers for a
-// client that handles them, MSG otherwise.
+// client that handles them, MSG otherwise. A payload of borrowMin bytes
+// or more is borrowed from m, not copied: the hub never changes a stored
+// message.
 func (q *outbound) appendMsg(sid string, m *Msg, headers bool) {
-	if headers && m.rawHeader != nil {
-		n := protocol.HMsgLen(m.Subject, sid, m.Reply, len(m.rawHeader), len(m.Data))
-		q.commit(protocol.AppendHMsg(q.room(n), m.Subject, sid, m.Reply, m.rawHeader, m.Data))
-		q.totalBytes += uint64(len(m.rawHeader))
+	header := m.rawHeader
+	if !headers {
+		header = nil
+	}
+	if len(m.Data) < borrowMin {
+		if header != nil {
+			n := protocol.HMsgLen(m.Subject, sid, m.Reply, len(header), len(m.Data))
+			protocol.AppendHMsg(q.room(n)[:0], m.Subject, sid, m.Reply, header, m.Data)
+		} else {
+			n := protocol.MsgLen(m.Subject, sid, m.Reply, len(m.Data))
+			protocol.AppendMsg(q.room(n)[:0], m.Subject, sid, m.Reply, m.Data)
+		}
 	} else {
-		n := protocol.MsgLen(m.Subject, sid, m.Reply, len(m.Data))
-		q.commit(protocol.AppendMsg(q.room(n), m.Subject, sid, m.Reply, m.Data))
+		if header != nil {
+			n := protocol.HMsgLineLen(m.Subject, sid, m.Reply, len(header), len(m.Data))
+			b := protocol.AppendHMsgLine(q.room(n + len(header))[:0], m.Subject, sid, m.Reply, len(header), len(m.Data))
+			copy(b[n:n+len(header)], header)
+		} else {
+			n := protocol.MsgLineLen(m.Subject, sid, m.Reply, len(m.Data))
+			protocol.AppendMsgLine(q.room(n)[:0], m.Subject, sid, m.Reply, len(m.Data))
+		}
+		q.segment(m.Data[:len(m.Data):len(m.Data)]) // capped: nothing may append into it
+		q.size += len(m.Data)
+		q.held += len(m.Data)
+		copy(q.room(2), "\r\n")
 	}
 	q.msgs[len(q.msgs)-1]++
 	q.totalMsgs++
-	q.totalBytes += uint64(len(m.Data))
+	q.totalBytes += uint64(len(header) + len(m.Data))
 }
 
 // messages returns how many messages are queued.
@@ -113,19 +152,22 @@ func (q *outbound) messages() int {
 	return n
 }
 
-// flight is what the writer took from an outbound to send: the chunks, and
-// how many messages each holds, so that only messages that reached the
-// socket count as delivered.
+// flight is what the writer took from an outbound to send: the segments,
+// how many messages end in each, so that only messages that reached the
+// socket count as delivered, and the chunks to give back.
 type flight struct {
-	chunks net.Buffers
+	segs   net.Buffers
 	msgs   []int
+	chunks []*[chunkSize]byte
 }
 
 // take moves everything queued into f, which must be empty (released), and
 // gives the queue f's slices to fill again.
 func (q *outbound) take(f *flight) {
-	q.chunks, f.chunks = f.chunks[:0], q.chunks
+	q.segs, f.segs = f.segs[:0], q.segs
 	q.msgs, f.msgs = f.msgs[:0], q.msgs
+	q.chunks, f.chunks = f.chunks[:0], q.chunks
+	q.cur, q.tail = nil, false
 	q.size, q.held = 0, 0
 }
 
@@ -133,7 +175,7 @@ func (q *outbound) take(f *flight) {
 // whole: what a write of n bytes delivered.
 func (f *flight) delivered(n int64) int {
 	msgs := 0
-	for i, c := range f.chunks {
+	for i, c := range f.segs {
 		if n < int64(len(c)) {
 			break
 		}
@@ -143,14 +185,13 @@ func (f *flight) delivered(n int64) int {
 	return msgs
 }
 
-// release gives the flight's chunks back to the pool and empties it, for
-// the next take.
+// release gives the flight's chunks back to the pool, lets go of the
+// payloads it borrowed, and empties it, for the next take.
 func (f *flight) release() {
 	for i, c := range f.chunks {
-		if cap(c) == chunkSize {
-			chunkPool.Put((*[chunkSize]byte)(c[:chunkSize]))
-		}
+		chunkPool.Put(c)
 		f.chunks[i] = nil
 	}
-	f.chunks, f.msgs = f.chunks[:0], f.msgs[:0]
+	clear(f.segs)
+	f.segs, f.msgs, f.chunks = f.segs[:0], f.msgs[:0], f.chunks[:0]
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"testing"
+	"unsafe"
 
 	"github.com/natsfan/natsfan/fanout/protocol"
 )
@@ -30,28 +31,30 @@ func TestOutboundKeepsFramesInOrderAcrossChunks(t *testing.T) {
 			if q.size != len(want) {
 				t.Errorf("size = %d, want %d", q.size, len(want))
 			}
-			held := 0
-			for _, c := range q.chunks {
-				held += cap(c)
+			held := len(q.chunks) * chunkSize
+			for _, seg := range q.segs {
+				if !q.inChunks(seg) {
+					held += len(seg) // a frame of its own, or a borrowed payload
+				}
 			}
 			if q.held != held || q.held < q.size {
-				t.Errorf("held = %d, want the chunks' capacity, %d", q.held, held)
+				t.Errorf("held = %d, want the chunks' capacity and the other segments, %d", q.held, held)
 			}
 			var f flight
 			q.take(&f)
-			if got := bytes.Join(f.chunks, nil); !bytes.Equal(got, want) {
+			if got := bytes.Join(f.segs, nil); !bytes.Equal(got, want) {
 				t.Fatalf("queued %d bytes that differ from the %d wanted", len(got), len(want))
 			}
 			if got := f.delivered(int64(len(want))); got != 50 {
 				t.Errorf("a flight written whole delivered %d messages, want 50", got)
 			}
-			for _, c := range f.chunks {
-				if len(c) > max(chunkSize, payload+32) {
-					t.Errorf("a chunk of %d bytes, more than a chunk or one frame", len(c))
+			for _, seg := range f.segs {
+				if len(seg) > max(chunkSize, payload+32) {
+					t.Errorf("a segment of %d bytes, more than a chunk or one frame", len(seg))
 				}
 			}
-			if q.size != 0 || q.held != 0 || len(q.chunks) != 0 {
-				t.Errorf("after take: size %d, held %d, %d chunks", q.size, q.held, len(q.chunks))
+			if q.size != 0 || q.held != 0 || len(q.segs) != 0 || len(q.chunks) != 0 {
+				t.Errorf("after take: size %d, held %d, %d segments, %d chunks", q.size, q.held, len(q.segs), len(q.chunks))
 			}
 		})
 	}
@@ -71,19 +74,24 @@ func TestOutboundReleaseReusesTheFlight(t *testing.T) {
 	var f flight
 	q.take(&f)
 	f.release()
-	if len(f.chunks) != 0 || cap(f.chunks) == 0 {
-		t.Fatalf("release left len %d cap %d, want an empty slice with room", len(f.chunks), cap(f.chunks))
+	if len(f.segs) != 0 || cap(f.segs) == 0 || len(f.chunks) != 0 || cap(f.chunks) == 0 {
+		t.Fatalf("release left %d segments and %d chunks, want empty slices with room", len(f.segs), len(f.chunks))
 	}
 	for _, c := range f.chunks[:cap(f.chunks)] {
 		if c != nil {
 			t.Fatal("release left a chunk in the flight, keeping it from the pool")
 		}
 	}
-	spare := f.chunks[:1]
+	for _, seg := range f.segs[:cap(f.segs)] {
+		if seg != nil {
+			t.Fatal("release left a segment in the flight, keeping what it points at alive")
+		}
+	}
+	spare := f.segs[:1]
 	queueMsgs(&q, 10, 10)
 	q.take(&f)
 	queueMsgs(&q, 10, 10)
-	if &q.chunks[0] != &spare[0] {
+	if &q.segs[0] != &spare[0] {
 		t.Error("the queue did not reuse the slices of the flight it was given")
 	}
 }
@@ -95,10 +103,10 @@ func TestFlightDeliveredCountsWholeChunksWritten(t *testing.T) {
 	queueMsgs(&q, 1000, 200) // about 213 KB: 4 chunks
 	var f flight
 	q.take(&f)
-	if len(f.chunks) < 3 {
-		t.Fatalf("%d chunks, want at least 3", len(f.chunks))
+	if len(f.segs) < 3 {
+		t.Fatalf("%d segments, want at least 3", len(f.segs))
 	}
-	first := int64(len(f.chunks[0]))
+	first := int64(len(f.segs[0]))
 	for _, tc := range []struct {
 		written int64
 		want    int
@@ -106,12 +114,49 @@ func TestFlightDeliveredCountsWholeChunksWritten(t *testing.T) {
 		{0, 0},
 		{first - 1, 0},
 		{first, f.msgs[0]},
-		{first + int64(len(f.chunks[1])), f.msgs[0] + f.msgs[1]},
+		{first + int64(len(f.segs[1])), f.msgs[0] + f.msgs[1]},
 	} {
 		if got := f.delivered(tc.written); got != tc.want {
 			t.Errorf("delivered(%d) = %d, want %d", tc.written, got, tc.want)
 		}
 	}
+}
+
+// A large payload is sent from the message, not copied: every consumer's
+// queue points at the bytes the hub stores, and they still count against
+// the connection's limit.
+func TestOutboundBorrowsLargePayloads(t *testing.T) {
+	var q outbound
+	data := bytes.Repeat([]byte{'y'}, borrowMin)
+	m := &Msg{Subject: "big", Data: data, rawHeader: []byte("NATS/1.0\r\nA: b\r\n\r\n")}
+	q.appendMsg("7", m, true)
+	q.appendMsg("8", m, false)
+	want := protocol.AppendHMsg(nil, "big", "7", "", m.rawHeader, data)
+	want = protocol.AppendMsg(want, "big", "8", "", data)
+	borrowed := 0
+	for _, seg := range q.segs {
+		if len(seg) > 0 && &seg[0] == &data[0] {
+			borrowed++
+		}
+	}
+	if borrowed != 2 {
+		t.Errorf("%d segments point at the message's payload, want 2", borrowed)
+	}
+	if q.held < 2*len(data) {
+		t.Errorf("held = %d, less than the 2 payloads queued", q.held)
+	}
+	var f flight
+	q.take(&f)
+	if got := bytes.Join(f.segs, nil); !bytes.Equal(got, want) {
+		t.Fatalf("queued\n%q\nwant\n%q", got, want)
+	}
+	if got := f.delivered(int64(len(want))); got != 2 {
+		t.Errorf("delivered %d messages, want 2", got)
+	}
+	if got := f.delivered(int64(len(want) - 1)); got != 1 {
+		t.Errorf("a write that stops short of the last CRLF delivered %d messages, want 1", got)
+	}
+	f.release()
 }
 
 func TestOutboundAppendsWithoutAllocating(t *testing.T) {
@@ -139,4 +184,18 @@ func TestOutboundAppendsWithoutAllocating(t *testing.T) {
 	if allocs > limit {
 		t.Errorf("%.1f allocations per %d frames queued and released, want at most %.0f", allocs, frames, limit)
 	}
+}
+
+// inChunks reports whether seg is a run of one of q's pooled chunks.
+func (q *outbound) inChunks(seg []byte) bool {
+	if len(seg) == 0 {
+		return false
+	}
+	p := uintptr(unsafe.Pointer(&seg[0]))
+	for _, c := range q.chunks {
+		if base := uintptr(unsafe.Pointer(c)); p >= base && p < base+chunkSize {
+			return true
+		}
+	}
+	return false
 }

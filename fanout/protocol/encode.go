@@ -65,11 +65,20 @@ func AppendInfo(dst []byte, info *ServerInfo) []byte {
 // (server/client.go, msgHeader and deliverMsg) and what nats.go's parser
 // reads. It does not allocate when dst has room for [MsgLen] more bytes.
 func AppendMsg(dst []byte, subject, sid, reply string, payload []byte) []byte {
+	dst = AppendMsgLine(dst, subject, sid, reply, len(payload))
+	dst = append(dst, payload...)
+	return append(dst, "\r\n"...)
+}
+
+// AppendMsgLine appends the control line of a MSG frame whose payload is
+// payloadLen bytes, "MSG <subject> <sid> [reply] <#bytes>\r\n", for a
+// writer that sends the payload and the closing "\r\n" from elsewhere
+// (AppendMsg appends all three). It does not allocate when dst has room
+// for [MsgLineLen] more bytes.
+func AppendMsgLine(dst []byte, subject, sid, reply string, payloadLen int) []byte {
 	dst = append(dst, "MSG "...)
 	dst = appendArgs(dst, subject, sid, reply)
-	dst = strconv.AppendInt(dst, int64(len(payload)), 10)
-	dst = append(dst, "\r\n"...)
-	dst = append(dst, payload...)
+	dst = strconv.AppendInt(dst, int64(payloadLen), 10)
 	return append(dst, "\r\n"...)
 }
 
@@ -82,14 +91,23 @@ func AppendMsg(dst []byte, subject, sid, reply string, payload []byte) []byte {
 // had headers true. It does not allocate when dst has room for [HMsgLen]
 // more bytes.
 func AppendHMsg(dst []byte, subject, sid, reply string, header, payload []byte) []byte {
-	dst = append(dst, "HMSG "...)
-	dst = appendArgs(dst, subject, sid, reply)
-	dst = strconv.AppendInt(dst, int64(len(header)), 10)
-	dst = append(dst, ' ')
-	dst = strconv.AppendInt(dst, int64(len(header)+len(payload)), 10)
-	dst = append(dst, "\r\n"...)
+	dst = AppendHMsgLine(dst, subject, sid, reply, len(header), len(payload))
 	dst = append(dst, header...)
 	dst = append(dst, payload...)
+	return append(dst, "\r\n"...)
+}
+
+// AppendHMsgLine appends the control line of an HMSG frame whose header
+// block is headerLen bytes and payload payloadLen, "HMSG <subject> <sid>
+// [reply] <#header bytes> <#total bytes>\r\n", for a writer that sends
+// the rest from elsewhere (AppendHMsg appends it all). It does not allocate
+// when dst has room for [HMsgLineLen] more bytes.
+func AppendHMsgLine(dst []byte, subject, sid, reply string, headerLen, payloadLen int) []byte {
+	dst = append(dst, "HMSG "...)
+	dst = appendArgs(dst, subject, sid, reply)
+	dst = strconv.AppendInt(dst, int64(headerLen), 10)
+	dst = append(dst, ' ')
+	dst = strconv.AppendInt(dst, int64(headerLen+payloadLen), 10)
 	return append(dst, "\r\n"...)
 }
 
@@ -108,14 +126,23 @@ func appendArgs(dst []byte, subject, sid, reply string) []byte {
 // MsgLen returns how many bytes AppendMsg appends for these arguments and a
 // payload of payloadLen bytes.
 func MsgLen(subject, sid, reply string, payloadLen int) int {
-	return len("MSG ") + argsLen(subject, sid, reply) + decimalLen(payloadLen) + payloadLen + 4
+	return MsgLineLen(subject, sid, reply, payloadLen) + payloadLen + 2
+}
+
+// MsgLineLen returns how many bytes AppendMsgLine appends.
+func MsgLineLen(subject, sid, reply string, payloadLen int) int {
+	return len("MSG ") + argsLen(subject, sid, reply) + decimalLen(payloadLen) + 2
 }
 
 // HMsgLen returns how many bytes AppendHMsg appends for these arguments, a
 // header of headerLen bytes and a payload of payloadLen bytes.
 func HMsgLen(subject, sid, reply string, headerLen, payloadLen int) int {
-	total := headerLen + payloadLen
-	return len("HMSG ") + argsLen(subject, sid, reply) + decimalLen(headerLen) + 1 + decimalLen(total) + total + 4
+	return HMsgLineLen(subject, sid, reply, headerLen, payloadLen) + headerLen + payloadLen + 2
+}
+
+// HMsgLineLen returns how many bytes AppendHMsgLine appends.
+func HMsgLineLen(subject, sid, reply string, headerLen, payloadLen int) int {
+	return len("HMSG ") + argsLen(subject, sid, reply) + decimalLen(headerLen) + 1 + decimalLen(headerLen+payloadLen) + 2
 }
 
 func argsLen(subject, sid, reply string) int {
