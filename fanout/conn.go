@@ -22,9 +22,9 @@ import (
 //     routes that stream's messages to them and encodes them into out.
 //
 // Queue groups (queue_group.go) put their members' messages into out from
-// their own goroutine.
+// their own goroutine, and interests (interest.go) from the Upstream's.
 //
-// Lock order: Server.mu, then queueGroup.mu, then conn.mu. ctx ends when
+// Lock order: Server.mu, then queueGroup.mu or interest.mu, then conn.mu. ctx ends when
 // the connection closes.
 type conn struct {
 	srv *Server

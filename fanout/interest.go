@@ -13,11 +13,11 @@ import (
 // interest to its hub.
 //
 // Messages are not buffered: the Upstream's goroutine puts each one
-// straight into the members' outbound queues. A plain
-// interest gives every member a copy; a queue interest has joined the
-// upstream queue group of the same name, so upstream gives each message to
-// one member in the whole cluster, and if that is this interest, it goes to
-// one local member in turn. A member whose connection has more than
+// straight into the members' outbound queues. A plain interest gives every
+// member a copy; a queue interest has joined the upstream queue group of
+// the same name, so upstream gives each message to one member in the whole
+// cluster, and if that is this interest, it goes to one local member in
+// turn. A member whose connection has more than
 // ServerConfig.MaxPending queued is closed as a slow consumer, as
 // nats-server closes a client past its max_pending.
 //
