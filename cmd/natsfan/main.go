@@ -1,7 +1,9 @@
-// Command natsfan is a NATS fan-out sidecar: it holds one connection to a
-// NATS cluster and one subscription per configured subject, keeps what
-// arrives in bounded in-memory buffers, and fans every message out to local
-// consumers over a Unix socket that speaks the NATS client protocol.
+// Command natsfan is a NATS sidecar, the pod's one connection to a NATS
+// cluster: it serves the NATS client protocol on a Unix socket (and
+// loopback TCP), buffers the configured subjects in bounded in-memory
+// buffers, from one upstream subscription each, and fans them out to any
+// number of local clients; their publishes, requests and other
+// subscriptions it passes through over the same connection.
 //
 // It is configured by NATSFAN_ environment variables only; natsfan -h lists
 // them. Exit status: 0 after a clean shutdown, 2 for a configuration error,

@@ -12,9 +12,11 @@ import (
 )
 
 // usageIntro is the part of natsfan -h that is not about variables.
-const usageIntro = `natsfan is a NATS fan-out sidecar: one upstream NATS connection, one
-subscription per configured subject, in-memory buffers, and any number of
-local consumers speaking the NATS client protocol over a Unix socket.
+const usageIntro = `natsfan is a NATS sidecar, the pod's one NATS connection: local clients
+speak the NATS client protocol to it over a Unix socket (or loopback TCP);
+the subjects in NATSFAN_SUBJECTS are buffered from one upstream subscription
+each and fanned out, and everything else (publishes, requests, other
+subscriptions) is passed through over the same connection.
 
 Usage:
   natsfan            run the sidecar
