@@ -60,6 +60,11 @@ func (c *conn) publish(cmd *protocol.Command) error {
 	c.mu.Unlock()
 	if err := up.Publish(cmd.Subject, cmd.Reply, header, cmd.Data()); err != nil {
 		s.pubFailed.Add(1)
+		if cmd.Reply != "" {
+			c.mu.Lock()
+			delete(c.requests, cmd.Reply) // never sent: not in flight
+			c.mu.Unlock()
+		}
 		if s.pubErrLog.allow() {
 			c.log.Warn("cannot publish upstream; the client is told its publish was refused",
 				zap.String("subject", cmd.Subject), zap.Error(err))

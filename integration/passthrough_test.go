@@ -405,3 +405,23 @@ func TestPassthrough_RequestsInFlightUntilAnswered(t *testing.T) {
 		t.Errorf("%d requests in flight once answered, want 0", n)
 	}
 }
+
+// nats-server passes a header block on as bytes; natsfan must read it to
+// publish through nats.go, and closes a client whose block is not one.
+func TestPassthrough_AnHPUBWhoseHeadersAreNotAHeaderBlockClosesTheConnection(t *testing.T) {
+	up := startServer(t, -1)
+	sc := startPodSidecar(t, up.ClientURL(), []string{"orders.>"}, fanout.ServerConfig{})
+	rc := dialRaw(t, sc.path)
+	rc.send(t, "CONNECT {\"verbose\":false,\"headers\":true}\r\nHPUB bad.headers 6 8\r\nHELLO\nhi\r\n")
+	if last := rc.closedAfter(t); last != "-ERR 'Invalid Message Header'" {
+		t.Errorf("last line before the close: %q, want -ERR 'Invalid Message Header'", last)
+	}
+	// The sidecar serves the others as before.
+	nc := dialSocket(t, sc.path)
+	if err := nc.Publish("good.headers", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+}
