@@ -65,30 +65,12 @@ type profiling struct {
 func (c cell) run(sc sidecar, dir string, prof *profiling) (result, error) {
 	r := result{Mode: c.mode.name, N: c.n, Size: c.size, Messages: c.messages,
 		PacedRate: c.rate, PacedMessages: c.pacedMessages, CPUPerM: math.NaN()}
-	up, leafURL, err := startUpstream()
+	rg, err := startRig(c.mode, c.n, c.size, sc, dir, prof != nil)
 	if err != nil {
 		return r, err
 	}
-	defer up.Shutdown()
-	t, err := c.mode.start(&env{upstream: up, leafURL: leafURL, natsfan: sc, dir: dir, pprof: prof != nil})
-	if err != nil {
-		return r, err
-	}
-	defer t.close()
-	cs := newConsumers(c.n)
-	for i, cons := range cs {
-		if err := t.attach(cons); err != nil {
-			return r, fmt.Errorf("cannot attach consumer %d: %w", i+1, err)
-		}
-	}
-	pub, err := newPublisher(up.ClientURL(), c.size)
-	if err != nil {
-		return r, err
-	}
-	defer pub.close()
-	if err := warmUp(pub, cs); err != nil {
-		return r, err
-	}
+	defer rg.close()
+	up, t, cs, pub := rg.up, rg.t, rg.cs, rg.pub
 
 	// Paced phase first, so that what the saturating phase does to the
 	// consumers (a slow consumer cut off) cannot spoil the latencies.
@@ -147,6 +129,58 @@ func (c cell) run(sc sidecar, dir string, prof *profiling) (result, error) {
 		}
 	}
 	return r, nil
+}
+
+// rig is what a cell measures: a fresh upstream, a mode started in front
+// of it with n consumers attached, and the publisher, warmed up. Stop it
+// with close.
+type rig struct {
+	up  *server.Server
+	t   *target
+	cs  consumers
+	pub *publisher
+}
+
+// startRig starts a rig for mode with n consumers of size-byte payloads;
+// pprof has the sidecar serve pprof.
+func startRig(m mode, n, size int, sc sidecar, dir string, pprof bool) (_ *rig, err error) {
+	up, leafURL, err := startUpstream()
+	if err != nil {
+		return nil, err
+	}
+	rg := &rig{up: up}
+	defer func() {
+		if err != nil {
+			rg.close()
+		}
+	}()
+	if rg.t, err = m.start(&env{upstream: up, leafURL: leafURL, natsfan: sc, dir: dir, pprof: pprof}); err != nil {
+		return nil, err
+	}
+	rg.cs = newConsumers(n)
+	for i, cons := range rg.cs {
+		if err := rg.t.attach(cons); err != nil {
+			return nil, fmt.Errorf("cannot attach consumer %d: %w", i+1, err)
+		}
+	}
+	if rg.pub, err = newPublisher(up.ClientURL(), size); err != nil {
+		return nil, err
+	}
+	if err := warmUp(rg.pub, rg.cs); err != nil {
+		return nil, err
+	}
+	return rg, nil
+}
+
+// close stops the publisher, the mode and the upstream, in that order.
+func (rg *rig) close() {
+	if rg.pub != nil {
+		rg.pub.close()
+	}
+	if rg.t != nil {
+		rg.t.close()
+	}
+	rg.up.Shutdown()
 }
 
 // warmUp publishes probes until every consumer has received one, so that

@@ -5,6 +5,7 @@ import (
 	"image/color"
 	"math"
 	"os"
+	"slices"
 	"strconv"
 
 	"gonum.org/v1/plot"
@@ -22,29 +23,67 @@ var modeColors = map[string]color.Color{
 	"natsfan-inproc": color.RGBA{R: 0x2c, G: 0xa0, B: 0x2c, A: 0xff},
 }
 
-// writeChart draws, for each message size, deliveries/s and paced p99
-// against N (log scales), one line per mode, and writes them as one PNG. A
-// cross marks a point of a phase that lost messages: its rate counts only
-// what was delivered.
-func writeChart(path string, results []result, sizes, ns []int) error {
+// point is one value a panel plots: a mode's figure for N consumers of
+// size-byte messages, crossed if messages were lost.
+type point struct {
+	mode    string
+	n, size int
+	value   float64
+	lost    bool
+}
+
+// writeChart draws, for each message size, the zero-loss rate (from zl) and
+// the burst rate and paced p99 (from results) against N (log scales), one
+// line per mode, and writes them as one PNG: a row per size, a panel for
+// each section that ran. A cross marks a point of a phase that lost
+// messages: its rate counts only what was delivered. The zero-loss rate
+// has no crosses: it is a rate that lost nothing.
+func writeChart(path string, zl []zlResult, results []result) error {
+	type column struct {
+		ylabel string
+		points []point
+	}
+	var cols []column
+	if len(zl) > 0 {
+		var ps []point
+		for _, r := range zl {
+			ps = append(ps, point{r.Mode, r.N, r.Size, r.Rate, false})
+		}
+		cols = append(cols, column{"deliveries/s with nothing lost (zero-loss search)", ps})
+	}
+	if len(results) > 0 {
+		var tp, lat []point
+		for _, r := range results {
+			tp = append(tp, point{r.Mode, r.N, r.Size, r.Rate, r.Lost > 0})
+			lat = append(lat, point{r.Mode, r.N, r.Size, float64(r.P99) / 1e6, r.PacedLost > 0})
+		}
+		cols = append(cols, column{"deliveries/s (burst, losses crossed)", tp}, column{"p99 latency, ms (paced phase)", lat})
+	}
+	var sizes, ns []int
+	for _, c := range cols {
+		for _, p := range c.points {
+			sizes, ns = append(sizes, p.size), append(ns, p.n)
+		}
+	}
+	slices.Sort(sizes)
+	slices.Sort(ns)
+	sizes, ns = slices.Compact(sizes), slices.Compact(ns)
 	var rows [][]*plot.Plot
 	for _, size := range sizes {
-		tp, err := panel(results, size, ns, "deliveries/s (throughput phase)",
-			func(r result) float64 { return r.Rate }, func(r result) bool { return r.Lost > 0 })
-		if err != nil {
-			return err
+		var row []*plot.Plot
+		for _, c := range cols {
+			p, err := panel(c.points, size, ns, c.ylabel)
+			if err != nil {
+				return err
+			}
+			row = append(row, p)
 		}
-		lat, err := panel(results, size, ns, "p99 latency, ms (paced phase)",
-			func(r result) float64 { return float64(r.P99) / 1e6 }, func(r result) bool { return r.PacedLost > 0 })
-		if err != nil {
-			return err
-		}
-		rows = append(rows, []*plot.Plot{tp, lat})
+		rows = append(rows, row)
 	}
-	const w, h = 28 * vg.Centimeter, 10 * vg.Centimeter
+	w, h := 14*vg.Centimeter*vg.Length(len(cols)), 10*vg.Centimeter
 	img := vgimg.New(w, h*vg.Length(len(rows)))
 	dc := draw.New(img)
-	tiles := draw.Tiles{Rows: len(rows), Cols: 2, PadX: vg.Centimeter, PadY: vg.Centimeter,
+	tiles := draw.Tiles{Rows: len(rows), Cols: len(cols), PadX: vg.Centimeter, PadY: vg.Centimeter,
 		PadTop: vg.Millimeter * 3, PadBottom: vg.Millimeter * 3, PadLeft: vg.Millimeter * 3, PadRight: vg.Millimeter * 3}
 	canvases := plot.Align(rows, tiles, dc)
 	for i := range rows {
@@ -63,11 +102,11 @@ func writeChart(path string, results []result, sizes, ns []int) error {
 	return f.Close()
 }
 
-// panel plots value against N for messages of size, one line per mode,
-// with a cross on the points where lost is true; points with a value of
-// zero or less (nothing measured) are left out, as a log scale cannot show
-// them.
-func panel(results []result, size int, ns []int, ylabel string, value func(result) float64, lost func(result) bool) (*plot.Plot, error) {
+// panel plots the points for messages of size against N, one line per
+// mode, with a cross on the points that lost messages; points with a value
+// of zero or less (nothing measured) are left out, as a log scale cannot
+// show them.
+func panel(points []point, size int, ns []int, ylabel string) (*plot.Plot, error) {
 	p := plot.New()
 	p.Title.Text = fmt.Sprintf("%s messages", sizeName(size))
 	p.X.Label.Text = "consumers (N)"
@@ -81,12 +120,13 @@ func panel(results []result, size int, ns []int, ylabel string, value func(resul
 	p.Legend.Top, p.Legend.Left = true, false
 	p.Add(plotter.NewGrid())
 	var lossy plotter.XYs
+	plotted := false
 	for _, m := range modes {
 		var xys plotter.XYs
-		for _, r := range results {
-			if r.Mode == m.name && r.Size == size && value(r) > 0 {
-				xys = append(xys, plotter.XY{X: float64(r.N), Y: value(r)})
-				if lost(r) {
+		for _, pt := range points {
+			if pt.mode == m.name && pt.size == size && pt.value > 0 {
+				xys = append(xys, plotter.XY{X: float64(pt.n), Y: pt.value})
+				if pt.lost {
 					lossy = append(lossy, xys[len(xys)-1])
 				}
 			}
@@ -94,14 +134,21 @@ func panel(results []result, size int, ns []int, ylabel string, value func(resul
 		if len(xys) == 0 {
 			continue
 		}
-		line, points, err := plotter.NewLinePoints(xys)
+		line, pts, err := plotter.NewLinePoints(xys)
 		if err != nil {
 			return nil, err
 		}
-		line.Color, points.Color = modeColors[m.name], modeColors[m.name]
+		line.Color, pts.Color = modeColors[m.name], modeColors[m.name]
 		line.Width = vg.Points(1.5)
-		p.Add(line, points)
-		p.Legend.Add(m.name, line, points)
+		p.Add(line, pts)
+		p.Legend.Add(m.name, line, pts)
+		plotted = true
+	}
+	if !plotted {
+		// An empty panel (a section that did not run this size): a log
+		// scale has no range to show.
+		p.Title.Text += ": not measured"
+		p.X.Scale, p.Y.Scale, p.Y.Tick.Marker = plot.LinearScale{}, plot.LinearScale{}, plot.DefaultTicks{}
 	}
 	if len(lossy) > 0 {
 		crosses, err := plotter.NewScatter(lossy)

@@ -54,6 +54,10 @@ type config struct {
 	requests    int // round trips per request cell; 0: no request section
 	reqSize     int
 	reqStyles   []string // styleNew, styleOld
+
+	zlNs    []int // numbers of consumers of the zero-loss section; none: no such section
+	zlSizes []int // its payload sizes: -sizes, or 128 B with -short
+	zl      zlPlan
 }
 
 func parseFlags(args []string) (*config, error) {
@@ -62,6 +66,7 @@ func parseFlags(args []string) (*config, error) {
 		c                          config
 		ns, sizes, modeNames, idle string
 		settings, pubNs, reqStyles string
+		zlNs                       string
 	)
 	fs.BoolVar(&c.short, "short", false, "smoke test: N 1,4, few messages at a low rate, 100 idle consumers; exit 1 unless every mode runs and reports, and natsfan's modes deliver everything (overrides the flags below)")
 	fs.StringVar(&c.out, "out", "results", "directory for bench.txt, bench.csv, idle.csv and bench.png, relative to the working directory: cmd/natsfan-bench/results under go -C cmd/natsfan-bench run . (with -short: a temporary directory unless set)")
@@ -85,6 +90,11 @@ func parseFlags(args []string) (*config, error) {
 	fs.IntVar(&c.requests, "requests", 10_000, "request section: round trips per cell, one after another (modes direct, leaf and natsfan-socket); 0: no request section")
 	fs.IntVar(&c.reqSize, "req-size", 128, "request section: payload size of requests and replies, bytes")
 	fs.StringVar(&reqStyles, "req-inbox", "new,old", "request section: nats.go's request styles: new (one wildcard inbox per connection, the default) and old (nats.UseOldRequestStyle: an inbox per request)")
+	fs.StringVar(&zlNs, "zl-n", "1,10,50,200", "zero-loss section: numbers of consumers (sizes and modes from -sizes and -modes); empty: no zero-loss section")
+	c.zl.doublings = zlDoublings
+	fs.Float64Var(&c.zl.start, "zl-start", 100_000, "zero-loss section: deliveries/s (over all N consumers) the search of each cell starts at")
+	fs.DurationVar(&c.zl.step, "zl-step", 3*time.Second, "zero-loss section: how long each offered rate is published")
+	fs.IntVar(&c.zl.bisect, "zl-bisect", 4, "zero-loss section: bisections between the highest rate that lost nothing and the lowest that did")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -97,6 +107,7 @@ func parseFlags(args []string) (*config, error) {
 		ns, sizes, idle = "1,4", "128,4096", "100"
 		c.deliveries, c.minMessages, c.rate, c.pacedFor = 2_000, 500, 2_000, 250*time.Millisecond
 		pubNs, c.pubMessages, c.requests = "1,4", 2_000, 100
+		zlNs, c.zl = "1,4", zlPlan{start: 2_000, step: 500 * time.Millisecond, doublings: 1, bisect: 1}
 	}
 	var err error
 	if c.ns, err = parseInts(ns); err != nil {
@@ -116,6 +127,16 @@ func parseFlags(args []string) (*config, error) {
 			return nil, fmt.Errorf("bad -req-inbox: %q is neither %s nor %s", st, styleNew, styleOld)
 		}
 		c.reqStyles = append(c.reqStyles, st)
+	}
+	if c.zlNs, err = parseInts(zlNs); err != nil {
+		return nil, fmt.Errorf("bad -zl-n: %w", err)
+	}
+	c.zlSizes = c.sizes
+	if c.short {
+		c.zlSizes = []int{128}
+	}
+	if c.zl.start <= 0 || c.zl.step < 100*time.Millisecond || c.zl.bisect < 0 {
+		return nil, errors.New("bad zero-loss flags: want -zl-start positive, -zl-step at least 100ms, -zl-bisect 0 or more")
 	}
 	if c.idle, err = parseInts(idle); err != nil {
 		return nil, fmt.Errorf("bad -idle: %w", err)
@@ -222,6 +243,10 @@ func run(args []string, stdout io.Writer) error {
 		header += "; sidecar settings: " + strings.Join(c.settings, " ")
 	}
 	fmt.Fprintln(stdout, header)
+	zl, err := runZeroLoss(c, sc, dir, stdout)
+	if err != nil {
+		return err
+	}
 	results, err := runDelivery(c, sc, dir, stdout)
 	if err != nil {
 		return err
@@ -248,6 +273,19 @@ func run(args []string, stdout io.Writer) error {
 		write func(string) error
 	}
 	outputs := []output{{"bench.txt", func(p string) error { return os.WriteFile(p, report.Bytes(), 0o644) }}}
+	if len(zl) > 0 {
+		fmt.Fprintf(&report, "\nzero-loss: one publisher upstream, N consumers in the pod; the highest publish rate with nothing lost, searched from %s deliveries/s: steps of %v, doubling, then %d bisections; a step passes if nothing is lost and deliveries keep up with %.0f%% of the rate offered\n",
+			rateString(c.zl.start), c.zl.step, c.zl.bisect, zlKeepUp*100)
+		if err := printZeroLossTable(&report, zl); err != nil {
+			return err
+		}
+		fmt.Fprintln(&report)
+		printZeroLossTargets(&report, zl)
+		outputs = append(outputs, output{"zeroloss.csv", func(p string) error { return writeZeroLossCSV(p, zl) }})
+	}
+	if len(zl) > 0 || len(results) > 0 {
+		outputs = append(outputs, output{"bench.png", func(p string) error { return writeChart(p, zl, results) }})
+	}
 	if len(results) > 0 {
 		fmt.Fprintf(&report, "\ndelivery: one publisher upstream, N consumers in the pod; throughput phase: %d deliveries per cell (at least %d messages, ÷8 over 1 KiB) as fast as the publisher can; paced phase: %v at %.0f msgs/s, or less so as to offer at most %.0f MB/s of deliveries\n",
 			c.deliveries, c.minMessages, c.pacedFor, c.rate, c.bandwidth/1e6)
@@ -255,8 +293,7 @@ func run(args []string, stdout io.Writer) error {
 			return err
 		}
 		outputs = append(outputs,
-			output{"bench.csv", func(p string) error { return writeCSV(p, results) }},
-			output{"bench.png", func(p string) error { return writeChart(p, results, c.sizes, c.ns) }})
+			output{"bench.csv", func(p string) error { return writeCSV(p, results) }})
 	}
 	if len(pubs) > 0 {
 		fmt.Fprintf(&report, "\npublish: N publishers in the pod, %d messages of %s in all per cell as fast as they can, one receiver upstream\n", c.pubMessages, sizeName(c.pubSize))
@@ -297,7 +334,7 @@ func run(args []string, stdout io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "\nwrote %s to %s\n", strings.Join(names, ", "), out)
 	if c.short {
-		return checkShort(c, results, pubs, reqs)
+		return errors.Join(checkShort(c, results, pubs, reqs), checkShortZeroLoss(c, zl))
 	}
 	return nil
 }

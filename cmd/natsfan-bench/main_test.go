@@ -32,15 +32,15 @@ func TestShortRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"bench.txt", "bench.csv", "idle.csv", "bench.png", "publish.csv", "request.csv"} {
+	for _, name := range []string{"bench.txt", "bench.csv", "idle.csv", "bench.png", "publish.csv", "request.csv", "zeroloss.csv"} {
 		if fi, err := os.Stat(filepath.Join(out, name)); err != nil || fi.Size() == 0 {
 			t.Errorf("%s not written: %v", name, err)
 		}
 	}
 	// Every mode ran and is reported: in the delivery section N 1 and 4,
 	// two sizes; in the publish section N 1 and 4; in the request section
-	// both inbox styles. natsfan-inproc has no clients to publish or
-	// request with.
+	// both inbox styles; in the zero-loss section N 1 and 4, 128 B.
+	// natsfan-inproc has no clients to publish or request with.
 	for _, tc := range []struct {
 		file        string
 		rows, inner int
@@ -48,6 +48,7 @@ func TestShortRun(t *testing.T) {
 		{"bench.csv", 4, 4},
 		{"publish.csv", 2, 0},
 		{"request.csv", 2, 0},
+		{"zeroloss.csv", 2, 2},
 	} {
 		cells := csvModes(t, filepath.Join(out, tc.file))
 		for _, m := range modes {
