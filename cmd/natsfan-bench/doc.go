@@ -1,13 +1,16 @@
 // Command natsfan-bench measures what natsfan does for a pod against what
 // the pod's clients would get from the NATS server directly or from a leaf
 // node, in one run on one machine, so that the numbers compare side by side.
-// It has three sections, and the idle memory:
+// It has four sections, and the idle memory:
 //
-//   - delivery: one publisher upstream, N consumers in the pod (below);
+//   - zero-loss: one publisher upstream, N consumers in the pod; the
+//     highest publish rate each mode carries with nothing lost (below);
+//   - delivery: the same, at a fixed paced rate for latency and in a burst
+//     for throughput;
 //   - publish: N publishers in the pod, one receiver upstream;
 //   - request/reply: one requester in the pod, one responder upstream.
 //
-// The delivery section delivers one workload four ways:
+// The zero-loss and delivery sections deliver one workload four ways:
 //
 //   - direct: N nats.go subscribers connected to the upstream nats-server;
 //   - leaf: a nats-server running as a leaf node of the upstream (a child
@@ -26,6 +29,47 @@
 // The upstream is a real nats-server, embedded in this process, started
 // afresh for every cell (mode, N and message size), as are the leaf node and
 // the sidecar.
+//
+// # Zero loss
+//
+// For each cell (mode, N, size: --zl-n, default 1, 10, 50 and 200, and
+// --sizes and --modes), a search for the highest publish rate the mode
+// carries with nothing lost. A burst's rate counts what arrived, so a cell
+// that lost most of its messages still shows one; this figure cannot hide
+// a loss, because a rate at which anything was lost is not a candidate.
+//
+// One step offers one rate: on a fresh upstream, mode, N consumers and
+// publisher (warmed up as below), the publisher publishes at that rate
+// (paced as in the delivery section's paced phase) for --zl-step (3 s),
+// then the step waits until every consumer has every message or none
+// arrives for 1 s. It passes if nothing is lost (published × N −
+// delivered) and the rate was carried: the deliveries, counted from the
+// first publish to the last delivery, came at 90% or more of the rate
+// offered. A mode that holds the publisher back (nats-server stalls a
+// producer whose consumers are behind) or lets a backlog grow and delivers
+// it late loses nothing, but does not carry the rate; a message later than
+// the 1 s of quiet would fail the step anyway. Each step starts afresh, so
+// that a consumer cut off at one rate cannot spoil the next, and so that
+// the leaf node's or sidecar's peak RSS is its peak at that rate.
+//
+// The search starts at --zl-start deliveries/s (100,000, over all N
+// consumers: 100,000 ÷ N messages/s), doubles the rate until a step fails
+// (or halves it, at most 5 times, until one passes), then bisects
+// --zl-bisect times (4), geometrically, between the highest rate that
+// passed and the lowest that failed. Reported, from the highest step that
+// passed: messages/s and deliveries/s at the consumers, the leaf node's or
+// sidecar's CPU seconds per million deliveries (utime+stime, as below)
+// and peak RSS; and the lowest offered rate that failed, with what went
+// wrong there: messages lost, the publisher held back, deliveries late,
+// and who closed whom (the upstream's and the leaf node's slow consumers,
+// natsfan's closed connections and why, consumers whose connection ended).
+// Every step is printed as it ends. With --runs K, the medians of the
+// rate, CPU and RSS, the runs' lowest and highest rate, and the lowest
+// failing rate of any run. Nothing in the search knows the targets it is
+// read against (issue 12's, printed after the table).
+//
+// A search takes 20 to 40 s (8 to 10 steps); the whole section, 4 modes ×
+// 4 N × 2 sizes, about 16 minutes per run.
 //
 // # Delivery
 //
@@ -150,34 +194,39 @@
 //
 // Results go to stdout as tables, and to --out (default results, in the
 // working directory: cmd/natsfan-bench/results with the commands below) as
-// bench.txt (the tables, the idle memory and the targets of issue 6, met or
-// missed, with the machine's load average at the start and the end),
-// bench.csv, publish.csv, request.csv, idle.csv and bench.png (delivery
-// throughput and p99 against N, one line per mode, per message size). A
-// section whose flags ask for nothing (--n "", --pub-n "", --requests 0,
-// --idle "") is skipped, with its files:
+// bench.txt (the tables, the idle memory and the targets of issues 6 and
+// 12, met or missed, with the machine's load average at the start and the
+// end), zeroloss.csv, bench.csv, publish.csv, request.csv, idle.csv and
+// bench.png (a row per message size: the zero-loss rate, the burst rate and
+// the paced p99 against N, one line per mode, a panel for each of the
+// sections that ran). A section whose flags ask for nothing (--zl-n "",
+// --n "", --pub-n "", --requests 0, --idle "") is skipped, with its files:
 //
-//	go -C cmd/natsfan-bench run . --n "" --idle "" --runs 3   # the publish and request sections only
+//	go -C cmd/natsfan-bench run . --zl-n "" --n "" --idle "" --runs 3   # the publish and request sections only
+//	go -C cmd/natsfan-bench run . --n "" --pub-n "" --requests 0 --idle "" --runs 3 --out results/zeroloss   # the zero-loss section only
 //
 // The benchmark is a Go module of its own (cmd/natsfan-bench/go.mod), so
 // that its dependencies, such as gonum.org/v1/plot, stay out of natsfan's
 // go.mod; a replace directive points it at the natsfan of the checkout it
 // sits in. From the checkout's root:
 //
-//	go -C cmd/natsfan-bench run .            # every section, tables and chart, about 3 minutes
-//	go -C cmd/natsfan-bench run . --short    # the CI smoke test, about 20 s
+//	go -C cmd/natsfan-bench run .            # every section, tables and chart, about 20 minutes
+//	go -C cmd/natsfan-bench run . --short    # the CI smoke test, about 30 s
 //
 // It builds natsfan with the go tool, in the directory of the natsfan
 // module (go list -m github.com/natsfan/natsfan, run in the working
 // directory), unless --natsfan-bin names a binary.
 //
 // --short is a smoke test for CI: N of 1 and 4, few messages at a low rate,
-// 1 and 4 publishers of 2,000 messages, 100 round trips of each request
-// style, 100 idle consumers, output to a temporary directory unless --out is
-// set, and an exit status of 1 unless every mode runs and reports and
-// natsfan's modes lose nothing, pass on every publish and answer every
-// request. What the peers (direct, leaf) lose is reported, not
-// judged: a leaf node may drop messages on a busy machine. TestShortRun
+// a zero-loss search of two half-second steps from 2,000 deliveries/s
+// (128 B only), 1 and 4 publishers of 2,000 messages, 100 round trips of
+// each request style, 100 idle consumers, output to a temporary directory
+// unless --out is set, and an exit status of 1 unless every mode runs and
+// reports and natsfan's modes lose nothing, pass on every publish and
+// answer every request. What the peers (direct, leaf) lose is reported,
+// not judged: a leaf node may drop messages on a busy machine. The
+// zero-loss rates are reported, not judged: a half-second step on a busy
+// CI machine says little. TestShortRun
 // runs it, so the module's `go test ./...` covers it (CI runs that in
 // cmd/natsfan-bench; the root module's `go test ./...` does not enter it).
 package main

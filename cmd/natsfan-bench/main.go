@@ -68,8 +68,8 @@ func parseFlags(args []string) (*config, error) {
 		settings, pubNs, reqStyles string
 		zlNs                       string
 	)
-	fs.BoolVar(&c.short, "short", false, "smoke test: N 1,4, few messages at a low rate, 100 idle consumers; exit 1 unless every mode runs and reports, and natsfan's modes deliver everything (overrides the flags below)")
-	fs.StringVar(&c.out, "out", "results", "directory for bench.txt, bench.csv, idle.csv and bench.png, relative to the working directory: cmd/natsfan-bench/results under go -C cmd/natsfan-bench run . (with -short: a temporary directory unless set)")
+	fs.BoolVar(&c.short, "short", false, "smoke test: N 1,4, few messages at a low rate, a zero-loss search of two short steps, 100 idle consumers; exit 1 unless every mode runs and reports, and natsfan's modes deliver everything (overrides the flags below)")
+	fs.StringVar(&c.out, "out", "results", "directory for bench.txt, zeroloss.csv, bench.csv, publish.csv, request.csv, idle.csv and bench.png, relative to the working directory: cmd/natsfan-bench/results under go -C cmd/natsfan-bench run . (with -short: a temporary directory unless set)")
 	fs.StringVar(&ns, "n", "1,10,50,200", "numbers of consumers; empty: no delivery section")
 	fs.StringVar(&sizes, "sizes", "128,4096", "payload sizes, bytes (at least 9)")
 	fs.StringVar(&modeNames, "modes", "direct,leaf,natsfan-socket,natsfan-inproc", "modes to run")
