@@ -244,12 +244,7 @@ func (c *conn) queueErr(text string) error {
 // It returns errClose once the connection is closing.
 func (c *conn) queue(frame func([]byte) []byte) error {
 	c.mu.Lock()
-	for c.out.full() && !c.closed {
-		room := c.roomLocked()
-		c.mu.Unlock()
-		<-room
-		c.mu.Lock()
-	}
+	c.awaitRoomLocked()
 	if c.closed {
 		c.mu.Unlock()
 		return errClose
@@ -258,6 +253,19 @@ func (c *conn) queue(frame func([]byte) []byte) error {
 	c.mu.Unlock()
 	c.wake()
 	return nil
+}
+
+// awaitRoomLocked waits until out has room or the connection has closed,
+// waking the writer meanwhile; only the reader waits so. c.mu is held on
+// entry and on return.
+func (c *conn) awaitRoomLocked() {
+	for c.out.full() && !c.closed {
+		room := c.roomLocked()
+		c.mu.Unlock()
+		c.wake()
+		<-room
+		c.mu.Lock()
+	}
 }
 
 // roomLocked returns a channel that is closed once the writer has taken

@@ -112,7 +112,9 @@ func (s *Server) maySubscribe(pattern string) bool {
 // noRespondersNow sends the client the status message nats-server sends
 // for a request nobody can answer (HMSG with "NATS/1.0 503" on the reply
 // subject), on each of its subscriptions that reply matches, if it asked
-// for such messages in its CONNECT.
+// for such messages in its CONNECT. Only the reader calls it: like queue,
+// it waits for room in out, so a client that floods requests without
+// reading its answers stops being read instead of growing its queue.
 func (c *conn) noRespondersNow(reply string) {
 	m := &Msg{Subject: reply, Header: nats.Header{statusField: {noRespondersStatus}}, Received: time.Now()}
 	m.rawHeader = encodeHeader(m.Header)
@@ -121,19 +123,33 @@ func (c *conn) noRespondersNow(reply string) {
 		c.mu.Unlock()
 		return
 	}
+	var to []*connSub
 	for _, cs := range c.subs {
-		if !subjects.Match(cs.subject, reply) {
+		if subjects.Match(cs.subject, reply) {
+			to = append(to, cs)
+		}
+	}
+	var left []*connSub
+	for _, cs := range to {
+		c.awaitRoomLocked()
+		if c.closed {
+			break
+		}
+		if cs.gone {
 			continue
 		}
 		c.out.appendMsg(cs.sid, m, true)
 		c.answeredLocked(m.Subject)
 		if cs.count() {
 			c.removeSubLocked(cs)
-			defer c.srv.leave(cs)
+			left = append(left, cs)
 		}
 	}
 	c.mu.Unlock()
 	c.wake()
+	for _, cs := range left {
+		c.srv.leave(cs)
+	}
 }
 
 // noRespondersStatus is the status code of nats-server's answer to a

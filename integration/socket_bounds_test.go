@@ -199,18 +199,37 @@ func TestSocket_TotalSubscriptionLimit(t *testing.T) {
 // without bound, and give the memory back once the client is gone.
 func TestSocket_ClientThatSendsWithoutReadingStaysBounded(t *testing.T) {
 	const flood = 64 << 20 // what the client tries to send
-	for name, command := range map[string]string{
-		"PING":        "PING\r\n",
-		"refused PUB": "PUB other 2\r\nhi\r\n",
-		"refused SUB": "SUB other 1\r\n",
+	for name, tc := range map[string]struct {
+		command string
+		// With upstream down, natsfan answers each request with a
+		// no-responders status on the client's inbox.
+		requestsWhileDown bool
+	}{
+		"PING":                           {command: "PING\r\n"},
+		"refused PUB":                    {command: "PUB other 2\r\nhi\r\n"},
+		"refused SUB":                    {command: "SUB other 1\r\n"},
+		"request while upstream is down": {command: "PUB svc _INBOX.x 0\r\n\r\n", requestsWhileDown: true},
 	} {
 		t.Run(name, func(t *testing.T) {
 			up := startServer(t, -1)
-			sc := startSocketSidecar(t, up.ClientURL(), []string{"jobs.>"}, fanout.ServerConfig{WriteDeadline: time.Minute})
+			cfg := fanout.ServerConfig{WriteDeadline: time.Minute}
+			var sc *socketSidecar
+			if tc.requestsWhileDown {
+				sc = startPodSidecar(t, up.ClientURL(), []string{"jobs.>"}, cfg)
+			} else {
+				sc = startSocketSidecar(t, up.ClientURL(), []string{"jobs.>"}, cfg)
+			}
 			before := heapAfterGC()
 
 			rc := dialRaw(t, sc.path)
-			rc.send(t, "CONNECT {\"verbose\":false}\r\n")
+			rc.send(t, "CONNECT {\"verbose\":false,\"headers\":true,\"no_responders\":true}\r\n")
+			if tc.requestsWhileDown {
+				rc.send(t, "SUB _INBOX.x 1\r\n")
+				rc.pingPong(t)
+				up.Shutdown()
+				waitFor(t, "natsfan to see upstream go", func() bool { return !sc.in.Connected() })
+			}
+			command := tc.command
 			chunk := []byte(strings.Repeat(command, 64<<10/len(command)))
 			sent := 0
 			for sent < flood {
