@@ -65,13 +65,18 @@ type sidecar struct {
 
 func startSidecar(t testing.TB, url string, patterns []string, opts ...fanout.Option) *sidecar {
 	t.Helper()
+	return startSidecarWith(t, ingest.Config{URLs: []string{url}, ReconnectWait: 20 * time.Millisecond}, patterns, opts...)
+}
+
+// startSidecarWith is startSidecar with the ingester's whole configuration.
+func startSidecarWith(t testing.TB, cfg ingest.Config, patterns []string, opts ...fanout.Option) *sidecar {
+	t.Helper()
 	hub, err := fanout.NewHub(patterns, append([]fanout.Option{fanout.WithLogger(zaptest.NewLogger(t))}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(hub.Close)
-	in := ingest.New(ingest.Config{URLs: []string{url}, NATSOptions: []nats.Option{nats.ReconnectWait(20 * time.Millisecond)}},
-		hub.Streams(), zaptest.NewLogger(t))
+	in := ingest.New(cfg, hub.Streams(), zaptest.NewLogger(t))
 	if err := in.Start(testContext(t)); err != nil {
 		t.Fatal(err)
 	}

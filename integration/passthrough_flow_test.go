@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"go.uber.org/zap/zaptest"
 
 	"github.com/natsfan/natsfan/fanout"
 	"github.com/natsfan/natsfan/ingest"
@@ -70,19 +69,9 @@ func (c *gatedWriter) Write(b []byte) (int, error) {
 // answered, and once upstream takes again everything arrives, in order.
 func TestPassthrough_APublisherFasterThanUpstreamIsSlowedNotBuffered(t *testing.T) {
 	up := startServer(t, -1)
-	hub, err := fanout.NewHub([]string{"orders.>"}, fanout.WithLogger(zaptest.NewLogger(t)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(hub.Close)
 	gate := newWriteGate()
-	in := ingest.New(ingest.Config{URLs: []string{up.ClientURL()}, NATSOptions: []nats.Option{nats.SetCustomDialer(gate)}},
-		hub.Streams(), zaptest.NewLogger(t))
-	if err := in.Start(testContext(t)); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(in.Close)
-	sc := serveSocket(t, &sidecar{hub: hub, in: in}, fanout.ServerConfig{Upstream: in})
+	sc := startPodSidecarWith(t, ingest.Config{URLs: []string{up.ClientURL()}, NATSOptions: []nats.Option{nats.SetCustomDialer(gate)}},
+		[]string{"orders.>"}, fanout.ServerConfig{})
 
 	const n = 20_000
 	payload := make([]byte, 4096) // 80 MB in all

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"go.uber.org/zap/zaptest"
 
 	"github.com/natsfan/natsfan/fanout"
 	"github.com/natsfan/natsfan/ingest"
@@ -20,19 +19,10 @@ import (
 func TestPassthrough_UpstreamOutageHoldsPublishesAndFailsRequestsAtOnce(t *testing.T) {
 	up := startServer(t, -1)
 	port := serverPort(t, up)
-	hub, err := fanout.NewHub([]string{"orders.>"}, fanout.WithLogger(zaptest.NewLogger(t)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(hub.Close)
 	const buffer = 64 << 10
-	in := ingest.New(ingest.Config{URLs: []string{up.ClientURL()}, ReconnectWait: 50 * time.Millisecond, ReconnectBuffer: buffer},
-		hub.Streams(), zaptest.NewLogger(t))
-	if err := in.Start(testContext(t)); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(in.Close)
-	sc := serveSocket(t, &sidecar{hub: hub, in: in}, fanout.ServerConfig{Upstream: in})
+	sc := startPodSidecarWith(t, ingest.Config{URLs: []string{up.ClientURL()}, ReconnectWait: 50 * time.Millisecond, ReconnectBuffer: buffer},
+		[]string{"orders.>"}, fanout.ServerConfig{})
+	in := sc.in
 
 	// A subscriber through natsfan: nats.go resubscribes natsfan's interest
 	// before it sends what it held, so this one sees all of it.

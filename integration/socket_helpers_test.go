@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/natsfan/natsfan/fanout"
+	"github.com/natsfan/natsfan/ingest"
 )
 
 // socketSidecar is the sidecar with its socket server: consumers connect to
@@ -35,6 +36,15 @@ func startSocketSidecar(t testing.TB, url string, patterns []string, cfg fanout.
 func startPodSidecar(t testing.TB, url string, patterns []string, cfg fanout.ServerConfig, opts ...fanout.Option) *socketSidecar {
 	t.Helper()
 	sc := startSidecar(t, url, patterns, opts...)
+	cfg.Upstream = sc.in
+	return serveSocket(t, sc, cfg)
+}
+
+// startPodSidecarWith is startPodSidecar with the ingester's whole
+// configuration (reconnect policy, a dialer of the test's own).
+func startPodSidecarWith(t testing.TB, in ingest.Config, patterns []string, cfg fanout.ServerConfig, opts ...fanout.Option) *socketSidecar {
+	t.Helper()
+	sc := startSidecarWith(t, in, patterns, opts...)
 	cfg.Upstream = sc.in
 	return serveSocket(t, sc, cfg)
 }
