@@ -36,9 +36,9 @@ func BenchmarkSubscriptionNext(b *testing.B) {
 			}
 			// Readers are done with a round's messages before the next
 			// round appends them again.
-			msgs := make([]*fanout.Msg, round)
+			msgs := make([]fanout.Incoming, round)
 			for i := range msgs {
-				msgs[i] = fanout.NewMsg("bench.x", "", nil, make([]byte, 128), time.Now())
+				msgs[i] = fanout.Incoming{Subject: "bench.x", Data: make([]byte, 128), Received: time.Now()}
 			}
 
 			var wg sync.WaitGroup

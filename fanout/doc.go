@@ -5,7 +5,7 @@
 // arrives upstream to the Stream it belongs to (patterns never overlap, so
 // every message belongs to exactly one); Subscriptions read from the Streams
 // through buffer.Readers, without locks and without copying: a message is
-// stored once and every consumer gets the same *Msg.
+// stored once, compactly (see Msg), and every consumer gets the same *Msg.
 //
 //	hub, _ := fanout.NewHub([]string{"orders.>", "prices.*"})
 //	sub, _ := hub.Subscribe(ctx, "orders.eu.>", fanout.StartAtOldest())

@@ -81,7 +81,7 @@ func (f *echoFilter) own(m *Msg, cs *connSub) bool {
 	if len(f.pending) == 0 {
 		return false
 	}
-	k := echoKey{fingerprint(m.Subject, m.Reply, m.Data), cs}
+	k := echoKey{fingerprint(m.Subject(), m.Reply(), m.Data()), cs}
 	e, ok := f.pending[k]
 	if !ok {
 		return false

@@ -30,9 +30,9 @@ func Example() {
 	orders := hub.Streams()[0]
 	now := time.Now()
 	orders.Append(
-		fanout.NewMsg("orders.eu.created", "", nil, []byte("o-1"), now),
-		fanout.NewMsg("orders.us.created", "", nil, []byte("o-2"), now), // filtered out
-		fanout.NewMsg("orders.eu.paid", "", nil, []byte("o-1"), now),
+		fanout.Incoming{Subject: "orders.eu.created", Data: []byte("o-1"), Received: now},
+		fanout.Incoming{Subject: "orders.us.created", Data: []byte("o-2"), Received: now}, // filtered out
+		fanout.Incoming{Subject: "orders.eu.paid", Data: []byte("o-1"), Received: now},
 	)
 
 	for range 2 {
@@ -40,7 +40,7 @@ func Example() {
 		if err != nil {
 			panic(err)
 		}
-		fmt.Printf("%s %s (#%d of %s)\n", msg.Subject, msg.Data, msg.Seq, msg.Stream)
+		fmt.Printf("%s %s (#%d of %s)\n", msg.Subject(), msg.Data(), msg.Seq(), msg.Stream())
 	}
 	// Output:
 	// orders.eu.created o-1 (#1 of orders.>)
@@ -54,7 +54,7 @@ func Example() {
 // stream retains, after a gap of unknown size.
 func ExampleStartAfter() {
 	ctx := context.Background()
-	newMsg := func(subject string) *fanout.Msg { return fanout.NewMsg(subject, "", nil, nil, time.Now()) }
+	newMsg := func(subject string) fanout.Incoming { return fanout.Incoming{Subject: subject, Received: time.Now()} }
 
 	// One run of the program.
 	hub, err := fanout.NewHub([]string{"orders.>"})
@@ -99,7 +99,7 @@ func ExampleStartAfter() {
 		case err != nil:
 			panic(err)
 		default:
-			fmt.Printf("%s (#%d)\n", msg.Subject, msg.Seq)
+			fmt.Printf("%s (#%d)\n", msg.Subject(), msg.Seq())
 		}
 	}
 	// Output:

@@ -86,20 +86,20 @@ func (f *feed) empty() bool { return len(f.all) == 0 && len(f.exact) == 0 && len
 // subject matches it and that came before it.
 func (f *feed) match(m *Msg, into []*connSub) []*connSub {
 	for _, e := range f.all {
-		if m.Seq > e.from {
+		if m.Seq() > e.from {
 			into = append(into, e.cs)
 		}
 	}
 	if len(f.exact) == 0 && len(f.wild) == 0 {
 		return into
 	}
-	for _, e := range f.exact[m.Subject] {
-		if m.Seq > e.from {
+	for _, e := range f.exact[m.Subject()] {
+		if m.Seq() > e.from {
 			into = append(into, e.cs)
 		}
 	}
 	for _, e := range f.wild {
-		if m.Seq > e.from && subjects.Match(e.cs.subject, m.Subject) {
+		if m.Seq() > e.from && subjects.Match(e.cs.subject, m.Subject()) {
 			into = append(into, e.cs)
 		}
 	}
@@ -172,7 +172,7 @@ func (c *conn) deliver(f *feed, m *Msg) bool {
 				continue
 			}
 			c.out.appendMsg(cs.sid, m, headers)
-			c.answeredLocked(m.Subject)
+			c.answeredLocked(m.Subject())
 			if cs.count() {
 				c.removeSubLocked(cs) // UNSUB's maximum reached
 			}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"go.uber.org/goleak"
 
 	"github.com/natsfan/natsfan/buffer"
@@ -41,7 +42,7 @@ func testContext(t *testing.T) context.Context {
 // its own batch, with the subject as payload.
 func publish(h *fanout.Hub, i int, subjects ...string) {
 	for _, s := range subjects {
-		h.Streams()[i].Append(fanout.NewMsg(s, "", nil, []byte(s), time.Now()))
+		h.Streams()[i].Append(fanout.Incoming{Subject: s, Data: []byte(s), Received: time.Now()})
 	}
 }
 
@@ -65,7 +66,7 @@ func next(ctx context.Context, sub *fanout.Subscription, n int) ([]string, error
 		if err != nil {
 			return got, fmt.Errorf("Next after %d of %d messages: %w", len(got), n, err)
 		}
-		got = append(got, m.Subject)
+		got = append(got, m.Subject())
 	}
 	return got, nil
 }
@@ -158,11 +159,11 @@ func TestSubscription_PatternSpanningStreamsReceivesBothInOrderPerStream(t *test
 		if err != nil {
 			t.Fatal(err)
 		}
-		if m.Seq <= last[m.Stream] {
-			t.Fatalf("%s: seq %d after %d", m.Stream, m.Seq, last[m.Stream])
+		if m.Seq() <= last[m.Stream()] {
+			t.Fatalf("%s: seq %d after %d", m.Stream(), m.Seq(), last[m.Stream()])
 		}
-		last[m.Stream] = m.Seq
-		count[m.Subject]++
+		last[m.Stream()] = m.Seq()
+		count[m.Subject()]++
 	}
 	if count["a.x"] != n || count["b.x"] != n || len(count) != 2 {
 		t.Fatalf("received %v, want %d each of a.x and b.x", count, n)
@@ -300,9 +301,9 @@ func TestSubscription_SkipPolicyReportsTheGapAndCarriesOn(t *testing.T) {
 		fanout.WithSubscriptionLag(buffer.Lag{MaxMessages: 10, Policy: buffer.LagSkip}))
 	defer sub.Close()
 	// In one append, so that the sweeper finds all 50 when it skips.
-	old := make([]*fanout.Msg, 50)
+	old := make([]fanout.Incoming, 50)
 	for i := range old {
-		old[i] = fanout.NewMsg("s.old", "", nil, nil, time.Now())
+		old[i] = fanout.Incoming{Subject: "s.old", Received: time.Now()}
 	}
 	h.Streams()[0].Append(old...)
 	waitFor(t, "the sweeper to skip the subscription ahead", func() bool {
@@ -416,7 +417,7 @@ func TestHub_DrainLetsSubscriptionsReadWhatIsBuffered(t *testing.T) {
 					got <- subjects
 					return
 				}
-				subjects = append(subjects, m.Subject)
+				subjects = append(subjects, m.Subject())
 			}
 		}()
 		return got
@@ -431,7 +432,7 @@ func TestHub_DrainLetsSubscriptionsReadWhatIsBuffered(t *testing.T) {
 	if got := <-mergedGot; len(got) != 3 {
 		t.Errorf("merged read %v, want all three messages", got)
 	}
-	if h.Streams()[0].Append(fanout.NewMsg("s.late", "", nil, nil, time.Now())) {
+	if h.Streams()[0].Append(fanout.Incoming{Subject: "s.late", Received: time.Now()}) {
 		t.Error("Append after Drain was accepted")
 	}
 }
@@ -461,5 +462,46 @@ func TestMsg_HeadersAreEncodedOnceInWireForm(t *testing.T) {
 	}
 	if fanout.NewMsg("s", "", nil, nil, time.Now()).RawHeader() != nil {
 		t.Fatal("a message without headers has a header block")
+	}
+}
+
+// TestMsg_StoredMessagesGiveBackWhatArrived appends a batch of messages
+// with and without replies, headers and payloads, which Append packs into
+// one allocation, and reads each part back.
+func TestMsg_StoredMessagesGiveBackWhatArrived(t *testing.T) {
+	h := newHub(t, []string{"s.>"})
+	sub, err := h.Subscribe(testContext(t), "s.>")
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Unix(1700000000, 123)
+	in := []fanout.Incoming{
+		{Subject: "s.a", Reply: "r.1", Header: nats.Header{"K": {"v", "w"}}, Data: []byte("one"), Received: at},
+		{Subject: "s.b"},
+		{Subject: "s.c", Data: []byte("three")},
+		{Subject: "s.d", Header: nats.Header{"Status": {"503"}}},
+	}
+	h.Streams()[0].Append(in...)
+	in[0].Data[0] = 'X' // the stream keeps its own copy
+	for i, want := range in {
+		m, err := sub.Next(testContext(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantData := string(want.Data)
+		if i == 0 {
+			wantData = "one"
+		}
+		if m.Subject() != want.Subject || m.Reply() != want.Reply || string(m.Data()) != wantData ||
+			!reflect.DeepEqual(m.Header(), want.Header) || m.Seq() != uint64(i+1) || m.Stream() != "s.>" {
+			t.Errorf("message %d read back as %q %q %v %q seq %d in %q, want %+v",
+				i, m.Subject(), m.Reply(), m.Header(), m.Data(), m.Seq(), m.Stream(), want)
+		}
+		if i == 0 && !m.Received().Equal(at) {
+			t.Errorf("Received = %v, want %v", m.Received(), at)
+		}
+		if d := m.Data(); cap(d) != len(d) {
+			t.Errorf("message %d: Data has room to append into the next message's bytes (cap %d, len %d)", i, cap(d), len(d))
+		}
 	}
 }

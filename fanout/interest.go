@@ -104,7 +104,7 @@ func (c *conn) pass(cs *connSub, m *Msg) (taken, last bool) {
 		return false, false
 	}
 	c.out.appendMsg(cs.sid, m, c.headers.Load())
-	c.answeredLocked(m.Subject)
+	c.answeredLocked(m.Subject())
 	if cs.count() {
 		c.removeSubLocked(cs)
 		last = true
@@ -122,7 +122,7 @@ func (c *conn) wants(cs *connSub, m *Msg) bool {
 	if c.noEcho && c.echoes.own(m, cs) {
 		return false
 	}
-	return c.noResponders || !isNoResponders(m)
+	return c.noResponders || !m.isNoResponders()
 }
 
 // joinInterest makes cs a member of the interest in key, subscribing

@@ -29,7 +29,7 @@ type merger struct {
 
 type pumped struct {
 	from  *streamReader
-	batch buffer.Batch[*Msg]
+	batch buffer.Batch[Msg]
 	err   error
 }
 
@@ -75,11 +75,11 @@ var errStopped = errors.New("fanout: merger stopped")
 // the hub closed is done; the subscription sees ErrHubClosed only once every
 // stream is done, so that it reads everything the hub held. Any other error
 // ends the subscription at once.
-func (m *merger) next(ctx context.Context) (*streamReader, buffer.Batch[*Msg], error) {
+func (m *merger) next(ctx context.Context) (*streamReader, buffer.Batch[Msg], error) {
 	for {
 		select {
 		case <-m.stopped.Done():
-			return nil, buffer.Batch[*Msg]{}, errStopped
+			return nil, buffer.Batch[Msg]{}, errStopped
 		case p := <-m.batches:
 			if errors.Is(p.err, ErrHubClosed) {
 				if m.live--; m.live > 0 {
@@ -88,7 +88,7 @@ func (m *merger) next(ctx context.Context) (*streamReader, buffer.Batch[*Msg], e
 			}
 			return p.from, p.batch, p.err
 		case <-ctx.Done():
-			return nil, buffer.Batch[*Msg]{}, ctx.Err()
+			return nil, buffer.Batch[Msg]{}, ctx.Err()
 		}
 	}
 }

@@ -112,35 +112,36 @@ func (q *outbound) appendFrame(frame func([]byte) []byte) {
 // or more is borrowed from m, not copied: the hub never changes a stored
 // message.
 func (q *outbound) appendMsg(sid string, m *Msg, headers bool) {
-	header := m.rawHeader
-	if !headers {
-		header = nil
+	subject, reply, data := m.Subject(), m.Reply(), m.Data()
+	var header []byte
+	if headers {
+		header = m.RawHeader()
 	}
-	if len(m.Data) < borrowMin {
+	if len(data) < borrowMin {
 		if header != nil {
-			n := protocol.HMsgLen(m.Subject, sid, m.Reply, len(header), len(m.Data))
-			protocol.AppendHMsg(q.room(n)[:0], m.Subject, sid, m.Reply, header, m.Data)
+			n := protocol.HMsgLen(subject, sid, reply, len(header), len(data))
+			protocol.AppendHMsg(q.room(n)[:0], subject, sid, reply, header, data)
 		} else {
-			n := protocol.MsgLen(m.Subject, sid, m.Reply, len(m.Data))
-			protocol.AppendMsg(q.room(n)[:0], m.Subject, sid, m.Reply, m.Data)
+			n := protocol.MsgLen(subject, sid, reply, len(data))
+			protocol.AppendMsg(q.room(n)[:0], subject, sid, reply, data)
 		}
 	} else {
 		if header != nil {
-			n := protocol.HMsgLineLen(m.Subject, sid, m.Reply, len(header), len(m.Data))
-			b := protocol.AppendHMsgLine(q.room(n + len(header))[:0], m.Subject, sid, m.Reply, len(header), len(m.Data))
+			n := protocol.HMsgLineLen(subject, sid, reply, len(header), len(data))
+			b := protocol.AppendHMsgLine(q.room(n + len(header))[:0], subject, sid, reply, len(header), len(data))
 			copy(b[n:n+len(header)], header)
 		} else {
-			n := protocol.MsgLineLen(m.Subject, sid, m.Reply, len(m.Data))
-			protocol.AppendMsgLine(q.room(n)[:0], m.Subject, sid, m.Reply, len(m.Data))
+			n := protocol.MsgLineLen(subject, sid, reply, len(data))
+			protocol.AppendMsgLine(q.room(n)[:0], subject, sid, reply, len(data))
 		}
-		q.segment(m.Data[:len(m.Data):len(m.Data)]) // capped: nothing may append into it
-		q.size += len(m.Data)
-		q.held += len(m.Data)
+		q.segment(data) // capped by Data: nothing may append into it
+		q.size += len(data)
+		q.held += len(data)
 		copy(q.room(2), "\r\n")
 	}
 	q.msgs[len(q.msgs)-1]++
 	q.totalMsgs++
-	q.totalBytes += uint64(len(header) + len(m.Data))
+	q.totalBytes += uint64(len(header) + len(data))
 }
 
 // messages returns how many messages are queued.

@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"fmt"
 	"testing"
+	"time"
 	"unsafe"
+
+	"github.com/nats-io/nats.go"
 
 	"github.com/natsfan/natsfan/fanout/protocol"
 )
@@ -16,7 +19,7 @@ func queueMsgs(q *outbound, n, payload int) []byte {
 	data := bytes.Repeat([]byte{'x'}, payload)
 	for i := range n {
 		subject := fmt.Sprintf("s.%d", i)
-		q.appendMsg("1", &Msg{Subject: subject, Data: data}, false)
+		q.appendMsg("1", NewMsg(subject, "", nil, data, time.Time{}), false)
 		want = protocol.AppendMsg(want, subject, "1", "", data)
 	}
 	return want
@@ -128,14 +131,14 @@ func TestFlightDeliveredCountsWholeChunksWritten(t *testing.T) {
 func TestOutboundBorrowsLargePayloads(t *testing.T) {
 	var q outbound
 	data := bytes.Repeat([]byte{'y'}, borrowMin)
-	m := &Msg{Subject: "big", Data: data, rawHeader: []byte("NATS/1.0\r\nA: b\r\n\r\n")}
+	m := NewMsg("big", "", nats.Header{"A": {"b"}}, data, time.Time{})
 	q.appendMsg("7", m, true)
 	q.appendMsg("8", m, false)
-	want := protocol.AppendHMsg(nil, "big", "7", "", m.rawHeader, data)
+	want := protocol.AppendHMsg(nil, "big", "7", "", m.RawHeader(), data)
 	want = protocol.AppendMsg(want, "big", "8", "", data)
 	borrowed := 0
 	for _, seg := range q.segs {
-		if len(seg) > 0 && &seg[0] == &data[0] {
+		if len(seg) > 0 && &seg[0] == &m.Data()[0] {
 			borrowed++
 		}
 	}
@@ -172,7 +175,7 @@ func TestOutboundAppendsWithoutAllocating(t *testing.T) {
 	if raceEnabled {
 		limit = float64(chunks)
 	}
-	m := &Msg{Subject: "bench.x", Data: data}
+	m := NewMsg("bench.x", "", nil, data, time.Time{})
 	var f flight
 	allocs := testing.AllocsPerRun(100, func() {
 		for range frames {

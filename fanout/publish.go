@@ -116,8 +116,7 @@ func (s *Server) maySubscribe(pattern string) bool {
 // it waits for room in out, so a client that floods requests without
 // reading its answers stops being read instead of growing its queue.
 func (c *conn) noRespondersNow(reply string) {
-	m := &Msg{Subject: reply, Header: nats.Header{statusField: {noRespondersStatus}}, Received: time.Now()}
-	m.rawHeader = encodeHeader(m.Header)
+	m := NewMsg(reply, "", nats.Header{statusField: {noRespondersStatus}}, nil, time.Now())
 	c.mu.Lock()
 	if c.closed || !c.noResponders {
 		c.mu.Unlock()
@@ -139,7 +138,7 @@ func (c *conn) noRespondersNow(reply string) {
 			continue
 		}
 		c.out.appendMsg(cs.sid, m, true)
-		c.answeredLocked(m.Subject)
+		c.answeredLocked(m.Subject())
 		if cs.count() {
 			c.removeSubLocked(cs)
 			left = append(left, cs)
@@ -155,15 +154,6 @@ func (c *conn) noRespondersNow(reply string) {
 // noRespondersStatus is the status code of nats-server's answer to a
 // request nobody subscribes to.
 const noRespondersStatus = "503"
-
-// isNoResponders reports whether m is a no-responders status message.
-func isNoResponders(m *Msg) bool {
-	if len(m.Data) != 0 || m.Header == nil {
-		return false
-	}
-	st := m.Header[statusField]
-	return len(st) == 1 && st[0] == noRespondersStatus
-}
 
 // upstreamFlushTimeout bounds the round trip a PING waits for when the
 // client's SUBs made upstream subscriptions: past it the PONG goes anyway.

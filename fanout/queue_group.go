@@ -159,7 +159,7 @@ func (c *conn) offer(g *queueGroup, cs *connSub, m *Msg) (taken, last bool) {
 		return false, false
 	}
 	c.out.appendMsg(cs.sid, m, c.headers.Load())
-	c.answeredLocked(m.Subject)
+	c.answeredLocked(m.Subject())
 	if cs.count() {
 		c.removeSubLocked(cs)
 		return true, true

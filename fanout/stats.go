@@ -11,12 +11,12 @@ type Stats struct {
 type StreamStats struct {
 	Pattern       string
 	Received      uint64 // messages appended since the hub started
-	ReceivedBytes uint64
+	ReceivedBytes uint64 // their subjects, replies, headers and payloads
 	Retained      uint64 // messages in the retention window
-	RetainedBytes uint64
+	RetainedBytes uint64 // what they cost in memory, as the byte limits count it: their bytes and bookkeeping
 	Subscriptions int    // readers of this stream: in-process subscriptions, one per socket connection whose SUBs read it, one per queue group
 	MaxLag        uint64 // the furthest any subscription is behind, in messages
-	MaxLagBytes   uint64 // and in bytes
+	MaxLagBytes   uint64 // and in bytes, as the byte limits count them
 	SlowConsumers uint64 // subscriptions cut off for lag
 	Skips         uint64 // times a subscription was skipped ahead
 	SkippedMsgs   uint64 // messages skipped subscriptions did not see
@@ -34,7 +34,7 @@ func (h *Hub) Stats() Stats {
 		st.Streams[i] = StreamStats{
 			Pattern:       s.pattern,
 			Received:      head.Seq(),
-			ReceivedBytes: head.Bytes(),
+			ReceivedBytes: s.received.Load(),
 			Retained:      retained,
 			RetainedBytes: retainedBytes,
 			Subscriptions: s.buf.Readers(),

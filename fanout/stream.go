@@ -2,6 +2,7 @@ package fanout
 
 import (
 	"sync"
+	"sync/atomic"
 
 	"github.com/nats-io/nuid"
 
@@ -17,39 +18,52 @@ import (
 type Stream struct {
 	pattern string
 	run     string // unique to this Stream: tells its sequence numbers from another run's
-	buf     *buffer.Buffer[*Msg]
+	buf     *buffer.Buffer[Msg]
 
 	mu    sync.Mutex // serialises writes to buf
 	ended bool
+
+	// received counts the bytes of every message appended, as they
+	// travel: subject, reply, headers and payload. The buffer counts
+	// what they cost in memory, bookkeeping included.
+	received atomic.Uint64
 }
 
 func newStream(pattern string, r buffer.Retention) *Stream {
-	return &Stream{pattern: pattern, run: nuid.Next(), buf: buffer.New[*Msg](r)}
+	return &Stream{pattern: pattern, run: nuid.Next(), buf: buffer.New[Msg](r)}
 }
 
 // Pattern returns the configured subject pattern the stream ingests.
 func (s *Stream) Pattern() string { return s.pattern }
 
-// Append stores msgs as one batch, numbering them and stamping their Stream,
-// and wakes the subscriptions waiting for it. Ingest calls it with every
-// message it has pending, so that the cost per message falls under load.
-// After the hub has closed, Append drops msgs and returns false.
-func (s *Stream) Append(msgs ...*Msg) bool {
+// Append stores msgs as one batch, numbering them, and wakes the
+// subscriptions waiting for it. Ingest calls it with every message it has
+// pending, so that the cost per message falls under load. The batch's bytes
+// go into one allocation, and its messages into one slice: the caller may
+// reuse msgs and what they point to once Append returns. After the hub has
+// closed, Append drops msgs and returns false.
+func (s *Stream) Append(msgs ...Incoming) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.ended {
 		return false
 	}
+	stored, allocated := storeAll(msgs)
 	seq := s.buf.Head().Seq()
-	var size uint64
-	for _, m := range msgs {
+	var wire uint64
+	for i := range stored {
 		seq++
-		m.Stream, m.Seq = s.pattern, seq
-		size += m.size()
+		stored[i].stream, stored[i].seq = s, seq
+		wire += stored[i].wireSize()
 	}
-	s.buf.Append(msgs, size)
+	s.buf.Append(stored, allocated+batchOverhead)
+	s.received.Add(wire)
 	return true
 }
+
+// batchOverhead is what a batch costs the buffer beyond the allocations
+// storeAll counts: the buffer's item and its link.
+const batchOverhead = 104
 
 // expire drops retained messages older than the retention's MaxAge.
 func (s *Stream) expire() {

@@ -144,7 +144,7 @@ type Subscription struct {
 	readers []*streamReader
 
 	// Owned by the goroutine calling Next.
-	pending []*Msg        // rest of the current batch
+	pending []Msg         // rest of the current batch
 	from    *streamReader // where pending came from
 	gaps    []error       // gaps to report before the next message
 	merged  *merger       // non-nil when reading more than one stream
@@ -159,7 +159,7 @@ type Subscription struct {
 // streamReader is a subscription's reader of one stream.
 type streamReader struct {
 	stream *Stream
-	reader *buffer.Reader[*Msg]
+	reader *buffer.Reader[Msg]
 	filter bool   // the pattern is narrower than the stream: check each message
 	last   uint64 // sequence of the last message delivered or passed over; owned by Next
 }
@@ -265,10 +265,10 @@ func (s *Subscription) tryNext() *Msg {
 		return nil
 	}
 	for len(s.pending) > 0 {
-		m := s.pending[0]
+		m := &s.pending[0]
 		s.pending = s.pending[1:]
-		s.from.last = m.Seq
-		if s.from.filter && !s.matches(m.Subject) {
+		s.from.last = m.Seq()
+		if s.from.filter && !s.matches(m.Subject()) {
 			continue
 		}
 		if !s.server { // the socket Server counts what it writes
@@ -288,7 +288,7 @@ func (s *Subscription) matches(subject string) bool {
 	return subjects.Match(s.pattern, subject)
 }
 
-func (s *Subscription) nextBatch(ctx context.Context) (*streamReader, buffer.Batch[*Msg], error) {
+func (s *Subscription) nextBatch(ctx context.Context) (*streamReader, buffer.Batch[Msg], error) {
 	if s.merged != nil {
 		return s.merged.next(ctx)
 	}

@@ -61,10 +61,10 @@ type StreamState struct {
 	InProcessSubs  int       `json:"in_process_subscriptions"` // Hub.Subscribe subscriptions reading the stream
 	Readers        int       `json:"readers"`                  // hub readers: one per connection and queue group reading it, one per in-process subscription
 	Messages       uint64    `json:"messages"`                 // retained
-	Bytes          uint64    `json:"bytes"`                    // retained
+	Bytes          uint64    `json:"bytes"`                    // what the retained cost in memory, as the byte limits count it
 	FirstSeq       uint64    `json:"first_seq"`                // of the oldest retained message; last_seq+1 when none is
 	LastSeq        uint64    `json:"last_seq"`                 // of the newest message: how many were received
-	ReceivedBytes  uint64    `json:"received_bytes"`           // of every message received
+	ReceivedBytes  uint64    `json:"received_bytes"`           // subjects, replies, headers and payloads of every message received
 	SlowConsumers  uint64    `json:"slow_consumers"`           // readers cut off for lag
 	FurthestBehind *Furthest `json:"furthest_behind"`          // null when no reader is behind
 }
@@ -125,7 +125,7 @@ func (s *Server) Subsz(opts SubszOptions) (*Subsz, error) {
 			Bytes:         retainedBytes,
 			LastSeq:       head.Seq(),
 			FirstSeq:      head.Seq() - min(retained, head.Seq()) + 1,
-			ReceivedBytes: head.Bytes(),
+			ReceivedBytes: st.received.Load(),
 			SlowConsumers: st.buf.LagStats().Cut,
 		}
 		sz.MaxFanout = max(sz.MaxFanout, uint32(sz.Streams[i].Readers))

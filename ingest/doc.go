@@ -44,9 +44,12 @@
 // light load every batch holds one message; under a burst batches grow, up
 // to MaxBatch, and the cost per message falls.
 //
-// Messages are not copied: the *fanout.Msg keeps the payload slice and the
-// header map nats.go allocated for the message. Every batch is a fresh
-// slice, because the stream keeps the one it is given.
+// A batch is a reused slice of fanout.Incoming, which point at what nats.go
+// allocated for each message; Stream.Append copies the batch's bytes into a
+// few arenas and lets go of nats.go's messages, so that what the stream
+// keeps is compact and holds few pointers for the garbage collector to
+// follow. The batch is stamped with one reading of the clock, at its
+// append.
 //
 // # What is lost, and how it shows
 //

@@ -53,21 +53,21 @@ func TestIngester_AppendsEachPatternsMessagesToItsStreamInOrder(t *testing.T) {
 		got := newReader(t, hub, tc.pattern).next(n, 10*time.Second)
 		for i, m := range got {
 			w := tc.want[i]
-			if m.Stream != tc.pattern || m.Seq != uint64(i+1) {
-				t.Errorf("%s message %d: stream %q seq %d, want %q seq %d", tc.pattern, i, m.Stream, m.Seq, tc.pattern, i+1)
+			if m.Stream() != tc.pattern || m.Seq() != uint64(i+1) {
+				t.Errorf("%s message %d: stream %q seq %d, want %q seq %d", tc.pattern, i, m.Stream(), m.Seq(), tc.pattern, i+1)
 			}
-			if m.Subject != w.Subject || m.Reply != w.Reply || string(m.Data) != string(w.Data) {
+			if m.Subject() != w.Subject || m.Reply() != w.Reply || string(m.Data()) != string(w.Data) {
 				t.Errorf("%s message %d: got %q reply %q data %q, want %q reply %q data %q",
-					tc.pattern, i, m.Subject, m.Reply, m.Data, w.Subject, w.Reply, w.Data)
+					tc.pattern, i, m.Subject(), m.Reply(), m.Data(), w.Subject, w.Reply, w.Data)
 			}
 			if len(w.Header) == 0 {
-				if m.Header != nil {
-					t.Errorf("%s message %d: headers %v, want none", tc.pattern, i, m.Header)
+				if m.Header() != nil {
+					t.Errorf("%s message %d: headers %v, want none", tc.pattern, i, m.Header())
 				}
-			} else if !headersEqual(m.Header, w.Header) {
-				t.Errorf("%s message %d: headers %v, want %v", tc.pattern, i, m.Header, w.Header)
+			} else if !headersEqual(m.Header(), w.Header) {
+				t.Errorf("%s message %d: headers %v, want %v", tc.pattern, i, m.Header(), w.Header)
 			}
-			if m.Received.IsZero() {
+			if m.Received().IsZero() {
 				t.Errorf("%s message %d: no receive time", tc.pattern, i)
 			}
 		}
@@ -119,8 +119,8 @@ func TestIngester_AppendsABurstCompletelyInFewerBatchesThanMessages(t *testing.T
 	}
 	t.Logf("%d messages in %d batches (%.1f a batch)", s.Received, s.Batches, float64(s.Received)/float64(s.Batches))
 	for i, m := range newReader(t, hub, "burst.>").next(n, 10*time.Second) {
-		if want := strconv.Itoa(i + 1); string(m.Data) != want || m.Seq != uint64(i+1) {
-			t.Fatalf("message %d: seq %d data %q, want seq %d data %q", i, m.Seq, m.Data, i+1, want)
+		if want := strconv.Itoa(i + 1); string(m.Data()) != want || m.Seq() != uint64(i+1) {
+			t.Fatalf("message %d: seq %d data %q, want seq %d data %q", i, m.Seq(), m.Data(), i+1, want)
 		}
 	}
 }
@@ -141,8 +141,8 @@ func TestIngester_AppendsTheLastMessageOfABurstWithoutWaitingForAnother(t *testi
 				publish(t, pub, numbered("last.x", total+1, burst)...)
 				got := r.next(burst, 10*time.Second)
 				total += burst
-				if last := got[len(got)-1]; string(last.Data) != strconv.Itoa(total) {
-					t.Fatalf("burst of %d: last message %q, want %d", burst, last.Data, total)
+				if last := got[len(got)-1]; string(last.Data()) != strconv.Itoa(total) {
+					t.Fatalf("burst of %d: last message %q, want %d", burst, last.Data(), total)
 				}
 				// The reader may see a batch before the counter does.
 				waitFor(t, 10*time.Second, fmt.Sprintf("Received = %d", total), func() bool {
@@ -197,8 +197,8 @@ func TestIngester_Ready_FollowsTheUpstreamConnectionAndResubscribes(t *testing.T
 	publish(t, pub, numbered("orders.x", 11, 5)...)
 	publish(t, pub, numbered("prices.eur", 1, 3)...)
 	for i, m := range orders.next(5, 10*time.Second) {
-		if m.Seq != uint64(11+i) || string(m.Data) != strconv.Itoa(11+i) {
-			t.Errorf("after the outage: seq %d data %q, want seq %d", m.Seq, m.Data, 11+i)
+		if m.Seq() != uint64(11+i) || string(m.Data()) != strconv.Itoa(11+i) {
+			t.Errorf("after the outage: seq %d data %q, want seq %d", m.Seq(), m.Data(), 11+i)
 		}
 	}
 	newReader(t, hub, "prices.*").next(3, 10*time.Second)
@@ -340,7 +340,7 @@ func TestIngester_CountsMessagesDroppedAtThePendingLimitAndLogsOnce(t *testing.T
 	// Appended messages are still in order, without duplicates.
 	prev := 0
 	for _, m := range newReader(t, hub, "burst.>").next(int(s.Received), 10*time.Second) {
-		i, _ := strconv.Atoi(string(m.Data))
+		i, _ := strconv.Atoi(string(m.Data()))
 		if i <= prev {
 			t.Fatalf("message %d after %d", i, prev)
 		}

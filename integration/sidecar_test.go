@@ -48,19 +48,19 @@ func TestSidecar_EachConsumerReceivesExactlyTheMatchingMessagesInOrder(t *testin
 			if err != nil {
 				t.Fatalf("%s: %v after %d messages", p, err, len(got))
 			}
-			index := m.Header.Get("Index")
+			index := m.Header().Get("Index")
 			got[index]++
 			n, _ := strconv.Atoi(index)
-			if m.Seq <= lastSeq[m.Stream] || (lastIndex[m.Stream] > 0 && n <= lastIndex[m.Stream]) {
-				t.Fatalf("%s: message %d (seq %d) out of order in %s", p, n, m.Seq, m.Stream)
+			if m.Seq() <= lastSeq[m.Stream()] || (lastIndex[m.Stream()] > 0 && n <= lastIndex[m.Stream()]) {
+				t.Fatalf("%s: message %d (seq %d) out of order in %s", p, n, m.Seq(), m.Stream())
 			}
-			lastSeq[m.Stream], lastIndex[m.Stream] = m.Seq, n
+			lastSeq[m.Stream()], lastIndex[m.Stream()] = m.Seq(), n
 			orig := sent[n]
-			if m.Subject != orig.Subject || m.Reply != orig.Reply || string(m.Data) != string(orig.Data) {
-				t.Fatalf("%s: got %s %s %q, sent %s %s %q", p, m.Subject, m.Reply, m.Data, orig.Subject, orig.Reply, orig.Data)
+			if m.Subject() != orig.Subject || m.Reply() != orig.Reply || string(m.Data()) != string(orig.Data) {
+				t.Fatalf("%s: got %s %s %q, sent %s %s %q", p, m.Subject(), m.Reply(), m.Data(), orig.Subject, orig.Reply, orig.Data)
 			}
-			if !subjects.Match(p, m.Subject) {
-				t.Fatalf("%s: received %s", p, m.Subject)
+			if !subjects.Match(p, m.Subject()) {
+				t.Fatalf("%s: received %s", p, m.Subject())
 			}
 		}
 		for _, m := range want {
@@ -90,7 +90,7 @@ func TestSidecar_LateConsumerFromOldestReceivesTheRetentionWindow(t *testing.T) 
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := m.Header.Get("Index"); got != strconv.Itoa(i) {
+		if got := m.Header().Get("Index"); got != strconv.Itoa(i) {
 			t.Fatalf("late consumer got message %s, want %d", got, i)
 		}
 	}
@@ -106,7 +106,7 @@ func TestSidecar_SurvivesAnUpstreamRestart(t *testing.T) {
 	sub := sc.subscribe(t, "events.>")
 
 	publishAll(t, connect(t, srv.ClientURL()), msg("events.before", 0))
-	if m, err := sub.Next(testContext(t)); err != nil || m.Subject != "events.before" {
+	if m, err := sub.Next(testContext(t)); err != nil || m.Subject() != "events.before" {
 		t.Fatalf("before the restart: %v, %v", m, err)
 	}
 
@@ -130,8 +130,8 @@ func TestSidecar_SurvivesAnUpstreamRestart(t *testing.T) {
 		publishAll(t, nc, msg("events.after", i))
 		select {
 		case m := <-got:
-			if m.Subject != "events.after" {
-				t.Fatalf("after the restart: %s", m.Subject)
+			if m.Subject() != "events.after" {
+				t.Fatalf("after the restart: %s", m.Subject())
 			}
 			if st := sc.in.Stats(); st.Reconnects < 1 {
 				t.Fatalf("reconnects = %d, want at least 1", st.Reconnects)
@@ -162,8 +162,8 @@ func TestSidecar_StuckConsumerIsCutOffWhileOthersReceiveEverything(t *testing.T)
 					done <- err
 					return
 				}
-				if m.Seq != uint64(i+1) {
-					done <- fmt.Errorf("message %d has seq %d", i+1, m.Seq)
+				if m.Seq() != uint64(i+1) {
+					done <- fmt.Errorf("message %d has seq %d", i+1, m.Seq())
 					return
 				}
 			}

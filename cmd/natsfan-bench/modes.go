@@ -212,7 +212,7 @@ func startInproc(e *env) (*target, error) {
 					}
 					return
 				}
-				c.receive(msg.Data)
+				c.receive(msg.Data())
 			}
 		})
 		return nil
