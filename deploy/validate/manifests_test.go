@@ -217,21 +217,31 @@ func TestEstimateMemory_ExampleConfiguration(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Measured with deploy/tools/measure: 75 MiB with GOMEMLIMIT squeezing
+	// Measured with deploy/tools/measure: 57 MiB with GOMEMLIMIT squeezing
 	// the heap to what it holds. The estimate must not be below it.
-	if need.request < 75<<20 || need.request > 128<<20 {
-		t.Errorf("request estimate %s, want between the measured 75 MiB and the manifest's 128 MiB (%s)", mib(need.request), need.explain)
+	if need.request < 57<<20 || need.request > 128<<20 {
+		t.Errorf("request estimate %s, want between the measured 57 MiB and the manifest's 128 MiB (%s)", mib(need.request), need.explain)
 	}
 	if need.limit > 192<<20 {
 		t.Errorf("limit estimate %s, above the manifest's 192 MiB (%s)", mib(need.limit), need.explain)
 	}
 
+	// The byte limits count each message's bookkeeping, so they bound
+	// the buffers whatever the count limits allow.
 	settings["NATSFAN_CONSUMER_MAX_LAG_MESSAGES"] = "1000000" // natsfan's default
+	same, err := estimateMemory(func(name string) string { return settings[name] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if same.request != need.request {
+		t.Errorf("a lag limit of 1000000 messages changes the estimate (%s), though the byte limit bounds what is held", same.explain)
+	}
+	settings["NATSFAN_CONSUMER_MAX_LAG_BYTES"] = "64MiB"
 	more, err := estimateMemory(func(name string) string { return settings[name] })
 	if err != nil {
 		t.Fatal(err)
 	}
 	if more.request <= need.request {
-		t.Errorf("a lag limit of 1000000 messages does not raise the estimate (%s)", more.explain)
+		t.Errorf("a lag limit of 64 MiB does not raise the estimate (%s)", more.explain)
 	}
 }

@@ -7,13 +7,15 @@ import (
 )
 
 // natsfan's memory, as measured with deploy/tools/measure (README.md,
-// "Sizing memory"): a fixed part, and per message held a bookkeeping
-// overhead on top of the message's own bytes, which the allocator rounds up
-// to a size class.
+// "Sizing memory"): a fixed part, the buffers, whose byte limits count what
+// their messages cost in memory, bookkeeping included, and the ingest
+// backlog, which nats.go holds as one allocation per message with its own
+// bookkeeping.
 const (
 	idleMemory         = 16 << 20 // RSS with nothing buffered: 14 MiB measured
-	messageOverhead    = 320      // bytes per message held beyond its own: 270-320 measured
-	allocationSlack    = 1.15     // message bytes as allocated: up to 12% more measured
+	windowSlack        = 1.3      // RSS per byte the buffers' limits count, with the connections' buffers and the heap's fragmentation: 1.28 measured
+	messageOverhead    = 320      // bytes per message in the ingest backlog beyond its own: 270-320 measured
+	allocationSlack    = 1.15     // message bytes in the ingest backlog as allocated: up to 12% more measured
 	goMemLimitHeadroom = 16 << 20 // RSS above GOMEMLIMIT once the GC holds to it: 6 MiB measured
 )
 
@@ -29,8 +31,9 @@ type memoryNeed struct {
 // estimateMemory computes the memory need from natsfan's settings (setting
 // returns a variable's value, or its default). A consumer pins messages as
 // far back as its lag limit, so a subject holds the larger of the retention
-// window and the lag limit, in messages and in bytes. It fails if a count
-// or byte limit is off, since the need then depends on the traffic.
+// window and the lag limit; their byte limits bound it, whatever the count
+// limits say, as they count each message's bookkeeping too. It fails if a
+// count or byte limit is off, since the need then depends on the traffic.
 func estimateMemory(setting func(string) string) (memoryNeed, error) {
 	num := func(name string) (int64, error) {
 		v, err := strconv.ParseInt(strings.TrimSpace(setting(name)), 10, 64)
@@ -70,14 +73,13 @@ func estimateMemory(setting func(string) string) (memoryNeed, error) {
 		}
 	}
 	subjects = max(subjects, 1)
-	held := func(n, b int64) int64 { return int64(float64(b)*allocationSlack) + n*messageOverhead }
-	window := held(max(retN, lagN), max(retB, lagB))
-	backlog := held(pendN, pendB)
+	window := int64(float64(max(retB, lagB)) * windowSlack)
+	backlog := int64(float64(pendB)*allocationSlack) + pendN*messageOverhead
 	need := memoryNeed{
 		request: idleMemory + int64(subjects)*window,
 		limit:   idleMemory + int64(subjects)*(window+backlog),
 	}
-	need.explain = fmt.Sprintf("%d subject(s) x (max(retention, lag): %d messages, %s) = %s held, plus %s idle; an ingest backlog adds %s per subject (%d messages, %s)",
+	need.explain = fmt.Sprintf("%d subject(s) x (max(retention, lag): at most %d messages in %s) = %s held, plus %s idle; an ingest backlog adds %s per subject (%d messages, %s)",
 		subjects, max(retN, lagN), mib(max(retB, lagB)), mib(int64(subjects)*window), mib(idleMemory), mib(backlog), pendN, mib(pendB))
 	return need, nil
 }
