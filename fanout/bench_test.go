@@ -38,7 +38,7 @@ func BenchmarkSubscriptionNext(b *testing.B) {
 			// round appends them again.
 			msgs := make([]fanout.Incoming, round)
 			for i := range msgs {
-				msgs[i] = fanout.Incoming{Subject: "bench.x", Data: make([]byte, 128), Received: time.Now()}
+				msgs[i] = fanout.Incoming{Subject: "bench.x", Data: make([]byte, 128)}
 			}
 
 			var wg sync.WaitGroup
@@ -54,7 +54,7 @@ func BenchmarkSubscriptionNext(b *testing.B) {
 					})
 				}
 				for i := 0; i < round; i += batchSize {
-					h.Streams()[0].Append(msgs[i : i+batchSize]...)
+					h.Streams()[0].Append(time.Now(), msgs[i:i+batchSize]...)
 				}
 				wg.Wait()
 			}

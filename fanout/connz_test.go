@@ -94,7 +94,7 @@ func appendKiB(m *monitored, subject string, n int) {
 	}
 	payload := make([]byte, 1024)
 	for range n {
-		st.Append(fanout.Incoming{Subject: subject, Data: payload, Received: time.Now()})
+		st.Append(time.Now(), fanout.Incoming{Subject: subject, Data: payload})
 	}
 }
 

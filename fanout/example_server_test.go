@@ -39,7 +39,7 @@ func ExampleServer() {
 	nc.Flush() // once natsfan has answered, it has the subscription
 
 	// What ingest does for every message from upstream.
-	hub.Streams()[0].Append(fanout.Incoming{Subject: "orders.eu.paid", Header: nats.Header{"Id": {"o-1"}}, Data: []byte("42.00"), Received: time.Now()})
+	hub.Streams()[0].Append(time.Now(), fanout.Incoming{Subject: "orders.eu.paid", Header: nats.Header{"Id": {"o-1"}}, Data: []byte("42.00")})
 
 	msg, err := sub.NextMsg(5 * time.Second)
 	if err != nil {

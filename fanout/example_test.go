@@ -29,10 +29,10 @@ func Example() {
 
 	orders := hub.Streams()[0]
 	now := time.Now()
-	orders.Append(
-		fanout.Incoming{Subject: "orders.eu.created", Data: []byte("o-1"), Received: now},
-		fanout.Incoming{Subject: "orders.us.created", Data: []byte("o-2"), Received: now}, // filtered out
-		fanout.Incoming{Subject: "orders.eu.paid", Data: []byte("o-1"), Received: now},
+	orders.Append(now,
+		fanout.Incoming{Subject: "orders.eu.created", Data: []byte("o-1")},
+		fanout.Incoming{Subject: "orders.us.created", Data: []byte("o-2")}, // filtered out
+		fanout.Incoming{Subject: "orders.eu.paid", Data: []byte("o-1")},
 	)
 
 	for range 2 {
@@ -54,7 +54,7 @@ func Example() {
 // stream retains, after a gap of unknown size.
 func ExampleStartAfter() {
 	ctx := context.Background()
-	newMsg := func(subject string) fanout.Incoming { return fanout.Incoming{Subject: subject, Received: time.Now()} }
+	newMsg := func(subject string) fanout.Incoming { return fanout.Incoming{Subject: subject} }
 
 	// One run of the program.
 	hub, err := fanout.NewHub([]string{"orders.>"})
@@ -65,7 +65,7 @@ func ExampleStartAfter() {
 	if err != nil {
 		panic(err)
 	}
-	hub.Streams()[0].Append(newMsg("orders.1"), newMsg("orders.2"), newMsg("orders.3"))
+	hub.Streams()[0].Append(time.Now(), newMsg("orders.1"), newMsg("orders.2"), newMsg("orders.3"))
 	for range 2 {
 		if _, err := sub.Next(ctx); err != nil {
 			panic(err)
@@ -84,7 +84,7 @@ func ExampleStartAfter() {
 		panic(err)
 	}
 	defer hub.Close()
-	hub.Streams()[0].Append(newMsg("orders.4"), newMsg("orders.5"))
+	hub.Streams()[0].Append(time.Now(), newMsg("orders.4"), newMsg("orders.5"))
 	sub, err = hub.Subscribe(ctx, "orders.>", fanout.StartAfter(pos))
 	if err != nil {
 		panic(err)

@@ -1,6 +1,7 @@
 package fanout_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -42,7 +43,7 @@ func testContext(t *testing.T) context.Context {
 // its own batch, with the subject as payload.
 func publish(h *fanout.Hub, i int, subjects ...string) {
 	for _, s := range subjects {
-		h.Streams()[i].Append(fanout.Incoming{Subject: s, Data: []byte(s), Received: time.Now()})
+		h.Streams()[i].Append(time.Now(), fanout.Incoming{Subject: s, Data: []byte(s)})
 	}
 }
 
@@ -303,9 +304,9 @@ func TestSubscription_SkipPolicyReportsTheGapAndCarriesOn(t *testing.T) {
 	// In one append, so that the sweeper finds all 50 when it skips.
 	old := make([]fanout.Incoming, 50)
 	for i := range old {
-		old[i] = fanout.Incoming{Subject: "s.old", Received: time.Now()}
+		old[i] = fanout.Incoming{Subject: "s.old"}
 	}
-	h.Streams()[0].Append(old...)
+	h.Streams()[0].Append(time.Now(), old...)
 	waitFor(t, "the sweeper to skip the subscription ahead", func() bool {
 		return h.Stats().Streams[0].Skips == 1
 	})
@@ -432,7 +433,7 @@ func TestHub_DrainLetsSubscriptionsReadWhatIsBuffered(t *testing.T) {
 	if got := <-mergedGot; len(got) != 3 {
 		t.Errorf("merged read %v, want all three messages", got)
 	}
-	if h.Streams()[0].Append(fanout.Incoming{Subject: "s.late", Received: time.Now()}) {
+	if h.Streams()[0].Append(time.Now(), fanout.Incoming{Subject: "s.late"}) {
 		t.Error("Append after Drain was accepted")
 	}
 }
@@ -466,8 +467,9 @@ func TestMsg_HeadersAreEncodedOnceInWireForm(t *testing.T) {
 }
 
 // TestMsg_StoredMessagesGiveBackWhatArrived appends a batch of messages
-// with and without replies, headers and payloads, which Append packs into
-// one allocation, and reads each part back.
+// with and without replies, headers and payloads, small and large, given
+// or not, and reads each part back: what was not given was copied, and a
+// large payload that was given was kept as it is.
 func TestMsg_StoredMessagesGiveBackWhatArrived(t *testing.T) {
 	h := newHub(t, []string{"s.>"})
 	sub, err := h.Subscribe(testContext(t), "s.>")
@@ -475,33 +477,41 @@ func TestMsg_StoredMessagesGiveBackWhatArrived(t *testing.T) {
 		t.Fatal(err)
 	}
 	at := time.Unix(1700000000, 123)
+	large := bytes.Repeat([]byte("L"), 5000)
 	in := []fanout.Incoming{
-		{Subject: "s.a", Reply: "r.1", Header: nats.Header{"K": {"v", "w"}}, Data: []byte("one"), Received: at},
+		{Subject: "s.a", Reply: "r.1", Header: nats.Header{"K": {"v", "w"}}, Data: []byte("one")},
 		{Subject: "s.b"},
-		{Subject: "s.c", Data: []byte("three")},
+		{Subject: "s.c", Data: []byte("three"), GiveData: true}, // small: copied all the same
 		{Subject: "s.d", Header: nats.Header{"Status": {"503"}}},
+		{Subject: "s.e", Reply: "r.2", Data: bytes.Clone(large)},                       // large, not given: copied
+		{Subject: "s.f", Header: nats.Header{"K": {"v"}}, Data: large, GiveData: true}, // large, given: kept
 	}
-	h.Streams()[0].Append(in...)
-	in[0].Data[0] = 'X' // the stream keeps its own copy
-	for i, want := range in {
+	want := make([]fanout.Incoming, len(in))
+	for i, m := range in {
+		want[i] = m
+		want[i].Data = bytes.Clone(m.Data)
+	}
+	h.Streams()[0].Append(at, in...)
+	for i := range in[:5] { // what was not given (or was too small to keep) is the caller's again
+		for j := range in[i].Data {
+			in[i].Data[j] = 'X'
+		}
+	}
+	for i, want := range want {
 		m, err := sub.Next(testContext(t))
 		if err != nil {
 			t.Fatal(err)
 		}
-		wantData := string(want.Data)
-		if i == 0 {
-			wantData = "one"
-		}
-		if m.Subject() != want.Subject || m.Reply() != want.Reply || string(m.Data()) != wantData ||
-			!reflect.DeepEqual(m.Header(), want.Header) || m.Seq() != uint64(i+1) || m.Stream() != "s.>" {
-			t.Errorf("message %d read back as %q %q %v %q seq %d in %q, want %+v",
-				i, m.Subject(), m.Reply(), m.Header(), m.Data(), m.Seq(), m.Stream(), want)
-		}
-		if i == 0 && !m.Received().Equal(at) {
-			t.Errorf("Received = %v, want %v", m.Received(), at)
+		if m.Subject() != want.Subject || m.Reply() != want.Reply || string(m.Data()) != string(want.Data) ||
+			!reflect.DeepEqual(m.Header(), want.Header) || m.Seq() != uint64(i+1) || m.Stream() != "s.>" || !m.Received().Equal(at) {
+			t.Errorf("message %d read back as %q %q %v %q seq %d in %q at %v, want %+v at %v",
+				i, m.Subject(), m.Reply(), m.Header(), m.Data(), m.Seq(), m.Stream(), m.Received(), want, at)
 		}
 		if d := m.Data(); cap(d) != len(d) {
 			t.Errorf("message %d: Data has room to append into the next message's bytes (cap %d, len %d)", i, cap(d), len(d))
+		}
+		if kept := len(m.Data()) > 0 && &m.Data()[0] == &large[0]; kept != (i == 5) {
+			t.Errorf("message %d: payload kept where it was given: %v", i, kept)
 		}
 	}
 }

@@ -14,18 +14,26 @@ import (
 // only, and what they return must not be modified.
 //
 // A stored message is 48 bytes of bookkeeping, in a slice with the rest of
-// its batch, and its bytes: the subject, reply, header block (in the NATS
-// wire form socket consumers receive) and payload lie back to back in an
-// arena it shares with the messages that arrived with it (see storeAll).
-// The byte limits count both (size). Nothing else is allocated per message,
-// which keeps the garbage collector's work small.
+// its batch, and its bytes: the subject, reply and header block (in the NATS
+// wire form socket consumers receive) lie back to back in an arena it
+// shares with the messages that arrived with it, followed by the payload
+// when it is small; a large payload stays in the allocation it arrived in
+// (see storeAll). The byte limits count all of it (Stream.Append). Nothing
+// else is allocated per message, which keeps the garbage collector's work
+// small.
 type Msg struct {
-	body     *byte   // the first of its bytes: subject, reply, header block, payload
-	stream   *Stream // the stream it was ingested through; nil if none
-	seq      uint64  // its number in the stream: 1, 2, 3…; 0 if none
-	received int64   // when natsfan received it, in Unix nanoseconds
+	body  *byte      // the first of its subject, reply and header block
+	data  *byte      // the first byte of its payload
+	batch *batchInfo // what it shares with the messages appended with it
+	seq   uint64     // its number in the stream: 1, 2, 3…; 0 if none
 
 	subjectLen, replyLen, headerLen, dataLen uint32
+}
+
+// batchInfo is what the messages of one batch have in common.
+type batchInfo struct {
+	stream   *Stream // the stream they were ingested through; nil if none
+	received int64   // when natsfan received them, in Unix nanoseconds
 }
 
 // msgOverhead is what a stored message costs beyond its bytes: the Msg in
@@ -33,30 +41,47 @@ type Msg struct {
 const msgOverhead = uint64(unsafe.Sizeof(Msg{}))
 
 // Incoming is a message as it arrives, before a Stream stores it. Append
-// copies what it needs: the caller may reuse an Incoming and its bytes
-// afterwards.
+// copies what it needs, and keeps Data only if GiveData says so: otherwise
+// the caller may reuse an Incoming and its bytes afterwards.
 type Incoming struct {
-	Subject  string      // the literal subject it was published on
-	Reply    string      // the reply subject, if the publisher set one
-	Header   nats.Header // nil when the message has no headers
-	Data     []byte      // the payload
-	Received time.Time   // when natsfan received it
+	Subject string      // the literal subject it was published on
+	Reply   string      // the reply subject, if the publisher set one
+	Header  nats.Header // nil when the message has no headers
+	Data    []byte      // the payload
+
+	// GiveData hands Data over to the stream: the caller will neither
+	// modify nor reuse it (nats.go allocates every message's payload
+	// afresh). A large payload is then kept where it is, not copied.
+	GiveData bool
 }
+
+// keepDataMin is the smallest payload given with GiveData that a stream
+// keeps where it is: smaller ones are copied into the arena, where they
+// cost no allocation of their own, and larger ones are not worth the copy.
+const keepDataMin = borrowMin
+
+// keepsData reports whether storing in keeps its payload where it is.
+func (in *Incoming) keepsData() bool { return in.GiveData && len(in.Data) >= keepDataMin }
 
 // NewMsg returns a Msg, in no stream, for a message received on subject with
 // the given reply, headers and payload. It copies them, the headers encoded
 // once in the NATS wire format so that socket consumers need not, into one
 // allocation.
 func NewMsg(subject, reply string, header nats.Header, data []byte, received time.Time) *Msg {
-	in := Incoming{Subject: subject, Reply: reply, Header: header, Data: data, Received: received}
+	in := Incoming{Subject: subject, Reply: reply, Header: header, Data: data}
 	m := new(Msg)
-	m.fill(&in, make([]byte, 0, in.bodySize()))
+	m.fill(&in, make([]byte, 0, in.arenaSize()))
+	m.batch = &batchInfo{received: received.UnixNano()}
 	return m
 }
 
-// bodySize is how many bytes in takes in a Msg's body.
-func (in *Incoming) bodySize() int {
-	return len(in.Subject) + len(in.Reply) + headerSize(in.Header) + len(in.Data)
+// arenaSize is how many bytes in takes in an arena.
+func (in *Incoming) arenaSize() int {
+	n := len(in.Subject) + len(in.Reply) + headerSize(in.Header)
+	if !in.keepsData() {
+		n += len(in.Data)
+	}
+	return n
 }
 
 // fill makes m the message in, its bytes appended to arena, which must have
@@ -70,64 +95,90 @@ func (m *Msg) fill(in *Incoming, arena []byte) []byte {
 		arena = appendHeader(arena, in.Header)
 	}
 	headerEnd := len(arena)
-	arena = append(arena, in.Data...)
 	*m = Msg{
-		received:   in.Received.UnixNano(),
 		subjectLen: uint32(len(in.Subject)),
 		replyLen:   uint32(len(in.Reply)),
 		headerLen:  uint32(headerEnd - start - len(in.Subject) - len(in.Reply)),
 		dataLen:    uint32(len(in.Data)),
 	}
-	if len(arena) > start {
+	if len(in.Data) > 0 {
+		data := in.Data
+		if !in.keepsData() {
+			arena = append(arena, in.Data...)
+			data = arena[headerEnd:]
+		}
+		m.data = &data[0]
+	}
+	if headerEnd > start {
 		m.body = &arena[start]
 	}
 	return arena
 }
 
-// Arenas: the bytes of a batch of messages are copied into as few
-// allocations as waste little memory. Go rounds an allocation up to its
-// size class, at most 12.5% more up to 32 KiB, and to whole 8 KiB pages
-// above: a batch of 255 messages of 128 bytes in one allocation of 33.9 KB
-// would take 40 KiB, 27 bytes a message. So small messages go into arenas
-// of at most 32 KiB each, and larger ones, whose batches run to hundreds
-// of KiB, share one allocation, where the rounding is a few percent.
-const (
-	arenaMax      = 32 << 10 // the largest small size class
-	smallMsgBytes = 2 << 10  // average size below which a batch is cut into arenas
-)
+// Arenas: a batch's subjects, replies, header blocks and small payloads are
+// copied into arenas of at most 32 KiB, the largest size class of Go's
+// allocator: a batch of 255 messages of 128 bytes in one allocation of
+// 33.9 KB would take 40 KiB (larger allocations are rounded to whole 8 KiB
+// pages, and come from the heap rather than a per-CPU cache), 27 bytes a
+// message; in arenas of 32 KiB it wastes less than one message per arena.
+const arenaMax = 32 << 10
 
-// storeAll returns the messages of in, their bytes copied into arenas, and
-// the bytes it allocated for them, size classes included.
-func storeAll(in []Incoming) (msgs []Msg, allocated uint64) {
-	total := 0
-	for i := range in {
-		total += in[i].bodySize()
-	}
-	// slices.Grow rounds the capacity up to the size class, which tells
-	// what the allocation really takes.
-	msgs = slices.Grow([]Msg(nil), len(in))[:len(in)]
-	allocated = uint64(cap(msgs)) * msgOverhead
-	if total <= arenaMax || total/len(in) >= smallMsgBytes {
-		arena := slices.Grow([]byte(nil), total)
-		for i := range in {
-			arena = msgs[i].fill(&in[i], arena)
-		}
-		return msgs, allocated + uint64(cap(arena))
-	}
+// storeAll returns the messages of in, of the batch b, their bytes copied
+// into arenas (or kept, see keepDataMin), and the bytes allocated for them,
+// rounded up to the allocator's size classes.
+func storeAll(in []Incoming, b *batchInfo) (msgs []Msg, allocated uint64) {
+	msgs = make([]Msg, len(in))
+	allocated = slabSize(len(in)) + allocSize(int(unsafe.Sizeof(*b)))
 	for first := 0; first < len(in); {
-		size, last := in[first].bodySize(), first+1 // a message larger than an arena has one of its own
-		for last < len(in) && size+in[last].bodySize() <= arenaMax {
-			size += in[last].bodySize()
+		size, last := in[first].arenaSize(), first+1 // a message larger than an arena has one of its own
+		for last < len(in) && size+in[last].arenaSize() <= arenaMax {
+			size += in[last].arenaSize()
 			last++
 		}
 		arena := slices.Grow([]byte(nil), size)
 		for i := first; i < last; i++ {
 			arena = msgs[i].fill(&in[i], arena)
+			msgs[i].batch = b
+			if in[i].keepsData() {
+				allocated += allocSize(len(in[i].Data))
+			}
 		}
 		allocated += uint64(cap(arena))
 		first = last
 	}
 	return msgs, allocated
+}
+
+// sizeClasses are the sizes Go's allocator rounds a small allocation (32 KiB
+// at most) up to, found at start: append grows a slice to a whole class.
+var sizeClasses = func() []int {
+	var classes []int
+	for n := 1; n <= arenaMax; {
+		class := cap(append([]byte(nil), make([]byte, n)...))
+		classes = append(classes, class)
+		n = class + 1
+	}
+	return classes
+}()
+
+// slabSize is what a batch's slice of n messages takes: Go's allocator adds
+// an 8-byte header to an object with pointers larger than 512 bytes.
+func slabSize(n int) uint64 {
+	size := n * int(msgOverhead)
+	if size > 512 {
+		size += 8
+	}
+	return allocSize(size)
+}
+
+// allocSize is what an allocation of n bytes takes: its size class, or
+// whole 8 KiB pages for a large one.
+func allocSize(n int) uint64 {
+	if i, _ := slices.BinarySearch(sizeClasses, n); i < len(sizeClasses) {
+		return uint64(sizeClasses[i])
+	}
+	const page = 8 << 10
+	return uint64((n + page - 1) / page * page)
 }
 
 // Subject returns the literal subject the message was published on.
@@ -162,16 +213,19 @@ func (m *Msg) Header() nats.Header {
 // Data returns the payload. Its capacity is its length: appending to it
 // copies.
 func (m *Msg) Data() []byte {
-	return m.bytes(m.subjectLen+m.replyLen+m.headerLen, m.dataLen)
+	if m.dataLen == 0 {
+		return nil
+	}
+	return unsafe.Slice(m.data, m.dataLen)
 }
 
 // Stream returns the configured subject pattern the message was ingested
 // through, or "" for a message that was not buffered.
 func (m *Msg) Stream() string {
-	if m.stream == nil {
+	if m.batch.stream == nil {
 		return ""
 	}
-	return m.stream.pattern
+	return m.batch.stream.pattern
 }
 
 // Seq returns the message's number in its Stream (1, 2, 3…), 0 if it is in
@@ -179,7 +233,7 @@ func (m *Msg) Stream() string {
 func (m *Msg) Seq() uint64 { return m.seq }
 
 // Received returns when natsfan received the message.
-func (m *Msg) Received() time.Time { return time.Unix(0, m.received) }
+func (m *Msg) Received() time.Time { return time.Unix(0, m.batch.received) }
 
 // bytes returns n bytes of the body from off, without copying, and with no
 // room to append into what follows.
@@ -200,8 +254,8 @@ func (m *Msg) str(off, n uint32) string {
 }
 
 // wireSize is the message's bytes: subject, reply, header block and
-// payload. In retention and lag limits it counts for that plus
-// msgOverhead, what it really costs to keep (Stream.Append).
+// payload. Retention and lag limits count what storing it allocated
+// instead (Stream.Append).
 func (m *Msg) wireSize() uint64 {
 	return uint64(m.subjectLen) + uint64(m.replyLen) + uint64(m.headerLen) + uint64(m.dataLen)
 }

@@ -3,6 +3,7 @@ package fanout
 import (
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/nats-io/nuid"
 
@@ -36,24 +37,25 @@ func newStream(pattern string, r buffer.Retention) *Stream {
 // Pattern returns the configured subject pattern the stream ingests.
 func (s *Stream) Pattern() string { return s.pattern }
 
-// Append stores msgs as one batch, numbering them, and wakes the
-// subscriptions waiting for it. Ingest calls it with every message it has
-// pending, so that the cost per message falls under load. The batch's bytes
-// go into one allocation, and its messages into one slice: the caller may
-// reuse msgs and what they point to once Append returns. After the hub has
-// closed, Append drops msgs and returns false.
-func (s *Stream) Append(msgs ...Incoming) bool {
+// Append stores msgs, received at the time given, as one batch, numbering
+// them, and wakes the subscriptions waiting for it. Ingest calls it with
+// every message it has pending, so that the cost per message falls under
+// load. The batch's bytes go into a few arenas, and its messages into one
+// slice: the caller may reuse msgs and what they point to once Append
+// returns, except the payloads it gave (Incoming.GiveData). After the hub
+// has closed, Append drops msgs and returns false.
+func (s *Stream) Append(received time.Time, msgs ...Incoming) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.ended {
 		return false
 	}
-	stored, allocated := storeAll(msgs)
+	stored, allocated := storeAll(msgs, &batchInfo{stream: s, received: received.UnixNano()})
 	seq := s.buf.Head().Seq()
 	var wire uint64
 	for i := range stored {
 		seq++
-		stored[i].stream, stored[i].seq = s, seq
+		stored[i].seq = seq
 		wire += stored[i].wireSize()
 	}
 	s.buf.Append(stored, allocated+batchOverhead)

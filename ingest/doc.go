@@ -45,10 +45,12 @@
 // to MaxBatch, and the cost per message falls.
 //
 // A batch is a reused slice of fanout.Incoming, which point at what nats.go
-// allocated for each message; Stream.Append copies the batch's bytes into a
-// few arenas and lets go of nats.go's messages, so that what the stream
-// keeps is compact and holds few pointers for the garbage collector to
-// follow. The batch is stamped with one reading of the clock, at its
+// allocated for each message. Stream.Append copies the batch's subjects,
+// headers and small payloads into a few arenas and keeps the payloads of
+// 2 KiB or more where nats.go put them (ingest gives them: nats.go
+// allocates each afresh and never touches it again), so that what the
+// stream keeps is compact and holds few pointers for the garbage collector
+// to follow. The batch is stamped with one reading of the clock, at its
 // append.
 //
 // # What is lost, and how it shows

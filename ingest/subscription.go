@@ -99,7 +99,7 @@ func (s *subscription) onMsg(m *nats.Msg) {
 	if err != nil {
 		pending = 1 // closed under us: append what we have
 	}
-	s.batch = append(s.batch, fanout.Incoming{Subject: m.Subject, Reply: m.Reply, Header: m.Header, Data: m.Data})
+	s.batch = append(s.batch, fanout.Incoming{Subject: m.Subject, Reply: m.Reply, Header: m.Header, Data: m.Data, GiveData: true})
 	if pending <= 1 || len(s.batch) >= s.maxBatch {
 		s.flush(m.Sub)
 	}
@@ -111,12 +111,8 @@ func (s *subscription) onMsg(m *nats.Msg) {
 // one batch later than their arrival.
 func (s *subscription) flush(sub *nats.Subscription) {
 	batch := s.batch
-	now := time.Now()
-	for i := range batch {
-		batch[i].Received = now
-	}
 	s.mu.Lock()
-	if !s.stopped && s.stream.Append(batch...) {
+	if !s.stopped && s.stream.Append(time.Now(), batch...) {
 		// Counted under mu: once stop has returned, the counts are final.
 		s.received.Add(uint64(len(batch)))
 		s.batches.Add(1)

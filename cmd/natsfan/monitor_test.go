@@ -37,7 +37,7 @@ func startMonitoredSidecar(t *testing.T) *monitoredSidecar {
 // publish appends n messages of size bytes on subject.
 func (m *monitoredSidecar) publish(subject string, n, size int) {
 	for range n {
-		m.hub.Streams()[0].Append(fanout.Incoming{Subject: subject, Data: make([]byte, size), Received: time.Now()})
+		m.hub.Streams()[0].Append(time.Now(), fanout.Incoming{Subject: subject, Data: make([]byte, size)})
 	}
 }
 

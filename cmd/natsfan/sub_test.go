@@ -240,8 +240,8 @@ func TestRunSub_printsWhatNatsfanDelivers(t *testing.T) {
 	waitForSubscriptions(t, srv, 1, done)
 
 	now := time.Now()
-	hub.Streams()[0].Append(fanout.Incoming{Subject: "demo.x", Header: nats.Header{"K": {"v"}}, Data: []byte("hello"), Received: now})
-	hub.Streams()[0].Append(fanout.Incoming{Subject: "demo.y.z", Reply: "reply.to", Data: []byte("world"), Received: now})
+	hub.Streams()[0].Append(now, fanout.Incoming{Subject: "demo.x", Header: nats.Header{"K": {"v"}}, Data: []byte("hello")})
+	hub.Streams()[0].Append(now, fanout.Incoming{Subject: "demo.y.z", Reply: "reply.to", Data: []byte("world")})
 
 	r := waitSub(t, done)
 	if r.code != exitOK {
