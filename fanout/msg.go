@@ -3,6 +3,7 @@ package fanout
 import (
 	"bytes"
 	"slices"
+	"strings"
 	"time"
 	"unsafe"
 
@@ -69,8 +70,10 @@ func (in *Incoming) keepsData() bool { return in.GiveData && len(in.Data) >= kee
 // allocation.
 func NewMsg(subject, reply string, header nats.Header, data []byte, received time.Time) *Msg {
 	in := Incoming{Subject: subject, Reply: reply, Header: header, Data: data}
+	var arena strings.Builder
+	arena.Grow(in.arenaSize())
 	m := new(Msg)
-	m.fill(&in, make([]byte, 0, in.arenaSize()))
+	m.fill(&in, &arena)
 	m.batch = &batchInfo{received: received.UnixNano()}
 	return m
 }
@@ -84,35 +87,38 @@ func (in *Incoming) arenaSize() int {
 	return n
 }
 
-// fill makes m the message in, its bytes appended to arena, which must have
-// room for them (the messages of a batch share arenas), and returns the
-// arena with them.
-func (m *Msg) fill(in *Incoming, arena []byte) []byte {
-	start := len(arena)
-	arena = append(arena, in.Subject...)
-	arena = append(arena, in.Reply...)
+// fill makes m the message in, its bytes written to arena, which must have
+// been grown to hold them, so that it never moves: the messages of a batch
+// share arenas. An arena is a strings.Builder because Grow does not zero
+// what it allocates, and the bytes are never changed once written.
+func (m *Msg) fill(in *Incoming, arena *strings.Builder) {
+	start := arena.Len()
+	arena.WriteString(in.Subject)
+	arena.WriteString(in.Reply)
 	if len(in.Header) > 0 {
-		arena = appendHeader(arena, in.Header)
+		arena.Write(appendHeader(nil, in.Header))
 	}
-	headerEnd := len(arena)
+	headerEnd := arena.Len()
+	if !in.keepsData() {
+		arena.Write(in.Data)
+	}
+	written := arena.String()
 	*m = Msg{
 		subjectLen: uint32(len(in.Subject)),
 		replyLen:   uint32(len(in.Reply)),
 		headerLen:  uint32(headerEnd - start - len(in.Subject) - len(in.Reply)),
 		dataLen:    uint32(len(in.Data)),
 	}
-	if len(in.Data) > 0 {
-		data := in.Data
-		if !in.keepsData() {
-			arena = append(arena, in.Data...)
-			data = arena[headerEnd:]
-		}
-		m.data = &data[0]
-	}
 	if headerEnd > start {
-		m.body = &arena[start]
+		m.body = unsafe.StringData(written[start:])
 	}
-	return arena
+	switch {
+	case len(in.Data) == 0:
+	case in.keepsData():
+		m.data = &in.Data[0]
+	default:
+		m.data = unsafe.StringData(written[headerEnd:])
+	}
 }
 
 // Arenas: a batch's subjects, replies, header blocks and small payloads are
@@ -135,15 +141,16 @@ func storeAll(in []Incoming, b *batchInfo) (msgs []Msg, allocated uint64) {
 			size += in[last].arenaSize()
 			last++
 		}
-		arena := slices.Grow([]byte(nil), size)
+		var arena strings.Builder
+		arena.Grow(size)
 		for i := first; i < last; i++ {
-			arena = msgs[i].fill(&in[i], arena)
+			msgs[i].fill(&in[i], &arena)
 			msgs[i].batch = b
 			if in[i].keepsData() {
 				allocated += allocSize(len(in[i].Data))
 			}
 		}
-		allocated += uint64(cap(arena))
+		allocated += allocSize(size)
 		first = last
 	}
 	return msgs, allocated
