@@ -38,10 +38,11 @@ func WithRetention(r buffer.Retention) Option { return func(c *hubConfig) { c.re
 
 // WithLagLimit sets how far a subscription may fall behind the newest
 // message of a stream, and what happens past that, unless the subscription
-// sets its own (see WithSubscriptionLag). The default: 1,000,000 messages or
-// 64 MiB (nats-server's max_pending for a client), then disconnect. Lag
-// costs little memory: every subscription shares the same messages, so the
-// hub holds at most the furthest-behind subscription's lag, not the sum.
+// sets its own (see WithSubscriptionLag). The default: 4,000,000 messages or
+// 256 MiB, then disconnect; 256 MiB holds a burst of about 1.4 million
+// messages of 128 bytes. The memory is shared: every subscription reads the
+// same messages, so the hub holds at most the furthest-behind
+// subscription's lag, not the sum.
 func WithLagLimit(l buffer.Lag) Option { return func(c *hubConfig) { c.lag = l } }
 
 // WithSweepInterval sets how often the hub applies lag limits to
@@ -79,7 +80,7 @@ type Hub struct {
 func NewHub(patterns []string, opts ...Option) (*Hub, error) {
 	c := hubConfig{
 		retention: buffer.Retention{MaxMessages: 10_000},
-		lag:       buffer.Lag{MaxMessages: 1_000_000, MaxBytes: 64 << 20},
+		lag:       buffer.Lag{MaxMessages: 4_000_000, MaxBytes: 256 << 20},
 		sweep:     100 * time.Millisecond,
 		log:       zap.NewNop(),
 	}
