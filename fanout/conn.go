@@ -16,10 +16,13 @@ import (
 // conn is one client connection. Its goroutines:
 //
 //   - run reads and parses what the client sends and answers it;
-//   - write sends what is queued in out, all of it in one write, and PINGs
-//     the client;
+//   - write sends what is queued in out, all of it in one write; it runs
+//     only while there is something to send (wake starts it), so that an
+//     idle connection does not keep its stack;
 //   - one per stream the client's plain subscriptions read (feed.go), which
 //     routes that stream's messages to them and encodes them into out.
+//
+// A timer PINGs the client.
 //
 // Queue groups (queue_group.go) put their members' messages into out from
 // their own goroutine, and interests (interest.go) from the Upstream's.
@@ -30,7 +33,6 @@ type conn struct {
 	srv *Server
 	nc  net.Conn
 	id  uint64
-	log *zap.Logger
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -41,9 +43,12 @@ type conn struct {
 	unflushed   bool // a SUB subscribed upstream since the last PONG (publish.go)
 	sawActivity bool // the read being parsed had a command that counts as activity
 
-	headers  atomic.Bool   // the client handles HMSG
-	pingsOut atomic.Int32  // PINGs sent and not answered
-	kick     chan struct{} // wakes the writer; capacity 1
+	headers    atomic.Bool   // the client handles HMSG
+	pingsOut   atomic.Int32  // PINGs sent and not answered
+	pinger     *time.Timer   // PINGs the client every PingInterval
+	writing    atomic.Bool   // a writer runs (write.go)
+	kick       chan struct{} // tells the writer that runs there is more; capacity 1
+	writerDone chan struct{} // closed by the writer that closed the socket
 
 	// For monitoring (connz.go): start never changes; the rest are counted
 	// outside mu by the reader and the writer (lastActive, once per write).
@@ -74,17 +79,17 @@ type conn struct {
 func newConn(s *Server, nc net.Conn, id uint64) *conn {
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &conn{
-		srv:    s,
-		nc:     nc,
-		id:     id,
-		start:  time.Now(),
-		log:    s.log.With(zap.String("conn", connName(id))),
-		ctx:    ctx,
-		cancel: cancel,
-		parser: protocol.Parser{MaxControlLine: s.cfg.MaxControlLine, MaxPayload: s.cfg.MaxPayload},
-		kick:   make(chan struct{}, 1),
-		subs:   make(map[string]*connSub),
-		feeds:  make(map[*Stream]*feed),
+		srv:        s,
+		nc:         nc,
+		id:         id,
+		start:      time.Now(),
+		ctx:        ctx,
+		cancel:     cancel,
+		parser:     protocol.Parser{MaxControlLine: s.cfg.MaxControlLine, MaxPayload: s.cfg.MaxPayload},
+		kick:       make(chan struct{}, 1),
+		writerDone: make(chan struct{}),
+		subs:       make(map[string]*connSub),
+		feeds:      make(map[*Stream]*feed),
 	}
 	_, c.parser.MaxPayload = s.upstreamInfo()
 	c.lastActive.Store(c.start.UnixNano())
@@ -95,8 +100,7 @@ func newConn(s *Server, nc net.Conn, id uint64) *conn {
 func (c *conn) run() {
 	var closed closedConn
 	defer func() { c.srv.forget(c, &closed) }()
-	var writer sync.WaitGroup
-	writer.Go(c.write)
+	c.pinger = time.AfterFunc(c.srv.cfg.PingInterval, c.ping)
 	connectTimer := time.AfterFunc(c.srv.cfg.ConnectTimeout, func() {
 		c.closeWith(CloseConnectTimeout, protocol.TextAuthTimeout)
 	})
@@ -104,7 +108,8 @@ func (c *conn) run() {
 	connectTimer.Stop()
 
 	c.closeWith(CloseClient, "")
-	writer.Wait()
+	<-c.writerDone
+	c.pinger.Stop()
 	c.closedInfo(&closed)
 	c.endSubs()
 	c.feedsRunning.Wait()
@@ -169,7 +174,7 @@ func (c *conn) protocolError(err error) {
 	if errors.As(err, &perr) {
 		text = perr.Text
 	}
-	c.log.Debug("protocol error", zap.Error(err))
+	c.srv.log.Debug("protocol error", c.logField(), zap.Error(err))
 	c.closeWith(reason, text)
 }
 
@@ -219,7 +224,7 @@ func (c *conn) handleConnect(cmd *protocol.Command) error {
 	c.noResponders = info.NoResponders
 	c.noEcho = !info.Echo
 	c.mu.Unlock()
-	c.log.Debug("client connected", zap.Stringer("connect", info))
+	c.srv.log.Debug("client connected", c.logField(), zap.Stringer("connect", info))
 	return c.ok()
 }
 
@@ -282,77 +287,6 @@ func (c *conn) madeRoomLocked() {
 	if c.room != nil {
 		close(c.room)
 		c.room = nil
-	}
-}
-
-func (c *conn) wake() {
-	select {
-	case c.kick <- struct{}{}:
-	default:
-	}
-}
-
-// write sends what is queued, PINGs the client, and on close sends what is
-// left (the -ERR that closed the connection among it) before closing the
-// socket.
-func (c *conn) write() {
-	ping := time.NewTicker(c.srv.cfg.PingInterval)
-	defer ping.Stop()
-	// Reused between writes: the flight taken from out, and the backing
-	// array of the slice writev consumes (WriteTo empties the slice it is
-	// given, down to no capacity at all).
-	var f flight
-	var iovs net.Buffers
-	for {
-		closing := false
-		select {
-		case <-c.kick:
-		case <-c.ctx.Done():
-			closing = true
-		case <-ping.C:
-			if int(c.pingsOut.Add(1)) > c.srv.cfg.MaxPingsOut {
-				c.closeWith(CloseStale, protocol.TextStaleConnection)
-				continue
-			}
-			// The writer's own frame: it cannot wait for room it makes.
-			c.mu.Lock()
-			c.out.appendFrame(protocol.AppendPing)
-			c.mu.Unlock()
-		}
-
-		c.mu.Lock()
-		c.out.take(&f)
-		waiters := c.waiters
-		c.waiters = nil
-		c.madeRoomLocked()
-		c.mu.Unlock()
-		for _, g := range waiters {
-			g.wake()
-		}
-		if len(f.segs) > 0 {
-			iovs = append(iovs[:0], f.segs...)
-			iov := iovs
-			n, err := c.send(&iov)
-			delivered := f.delivered(n)
-			c.srv.delivered.Add(uint64(delivered))
-			if delivered > 0 && err == nil {
-				c.active() // not for what a failed write had written before it blocked
-			}
-			if err != nil {
-				var ne net.Error
-				if errors.As(err, &ne) && ne.Timeout() {
-					c.closeWith(closeWriteDeadline, "")
-				} else {
-					c.closeWith(CloseWriteError, "")
-				}
-				closing = true
-			}
-		}
-		f.release()
-		if closing {
-			c.nc.Close()
-			return
-		}
 	}
 }
 
@@ -421,9 +355,10 @@ func (c *conn) closeWith(reason, errText string) {
 		c.abort() // ends a write in progress at once
 	}
 	if reason != CloseClient && reason != CloseServerShutdown {
-		c.log.Info("closing connection", zap.String("reason", reason))
+		c.srv.log.Info("closing connection", c.logField(), zap.String("reason", reason))
 	}
 	c.cancel()
+	c.wake() // the writer sends what is left and closes the socket
 }
 
 // lameDuck tells the client that the server is going away (INFO with
@@ -450,6 +385,11 @@ func (c *conn) undelivered() uint64 {
 	}
 	return n
 }
+
+// logField names the connection in a log line. Lines are few (never one
+// per message), so it is made for each rather than kept in a logger of the
+// connection's own, which would cost every connection about 1 KiB.
+func (c *conn) logField() zap.Field { return zap.String("conn", connName(c.id)) }
 
 // active records activity now, for /connz's last_activity and idle.
 func (c *conn) active() { c.lastActive.Store(time.Now().UnixNano()) }

@@ -95,7 +95,7 @@ func (c *conn) subscribe(subject, queue, sid string) error {
 	}
 	if onInterest {
 		if err := s.joinInterest(cs, queueKey{subject, queue}); err != nil {
-			c.log.Warn("cannot subscribe upstream", zap.String("subject", subject), zap.Error(err))
+			c.srv.log.Warn("cannot subscribe upstream", c.logField(), zap.String("subject", subject), zap.Error(err))
 			c.dropSub(cs)
 			return c.queueErr(protocol.SubscribeViolation(subject, queue))
 		}

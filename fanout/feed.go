@@ -235,7 +235,7 @@ func (c *conn) feedEnded(f *feed, err error) {
 	case errors.Is(err, ErrClosed), errors.Is(err, context.Canceled), errors.Is(err, errFeedGone):
 		// The feed lost its last SUB, or the connection closed.
 	default:
-		c.log.Warn("subscription ended", zap.String("stream", f.sub.Pattern()), zap.Error(err))
+		c.srv.log.Warn("subscription ended", c.logField(), zap.String("stream", f.sub.Pattern()), zap.Error(err))
 		c.closeWith(CloseProtocolError, "")
 	}
 }

@@ -43,7 +43,7 @@ func (c *conn) publish(cmd *protocol.Command) error {
 	if cmd.HeaderSize > 0 {
 		h, err := nats.DecodeHeadersMsg(cmd.Header())
 		if err != nil {
-			c.log.Debug("cannot read the headers of an HPUB", zap.Error(err))
+			c.srv.log.Debug("cannot read the headers of an HPUB", c.logField(), zap.Error(err))
 			c.closeWith(CloseProtocolError, protocol.TextInvalidHeader)
 			return errClose
 		}
@@ -66,7 +66,7 @@ func (c *conn) publish(cmd *protocol.Command) error {
 			c.mu.Unlock()
 		}
 		if s.pubErrLog.allow() {
-			c.log.Warn("cannot publish upstream; the client is told its publish was refused",
+			c.srv.log.Warn("cannot publish upstream; the client is told its publish was refused", c.logField(),
 				zap.String("subject", cmd.Subject), zap.Error(err))
 		}
 		return c.queueErr(protocol.PublishViolation(cmd.Subject))
