@@ -233,6 +233,22 @@ func (b *Buffer[T]) EnforceLag() int {
 	return n
 }
 
+// Changed returns a channel that is closed once the buffer holds an event
+// numbered after seq, or has ended (AppendErr): at once if it does
+// already. It lets one goroutine wait for appends on behalf of readers that
+// have none of their own (see fanout's notifier), where each reader's Next
+// would block a goroutine.
+func (b *Buffer[T]) Changed(seq uint64) <-chan struct{} {
+	head := b.head.Load()
+	if head.seq > seq || head.err != nil {
+		return closedChan
+	}
+	return head.link.wakeChan()
+}
+
+// Ended reports whether AppendErr has ended the buffer.
+func (b *Buffer[T]) Ended() bool { return b.head.Load().err != nil }
+
 // Readers returns the number of open Readers.
 func (b *Buffer[T]) Readers() int {
 	b.mu.Lock()

@@ -261,3 +261,37 @@ func TestReader_ThatKeepsReadingButTooSlowlyIsCutOffByItsOwnNext(t *testing.T) {
 		}
 	}
 }
+
+// TestBuffer_ChangedClosesOnAppendAndEnd: the channel Changed returns is
+// closed once there is an event after the given number, or the buffer
+// ended, and not before.
+func TestBuffer_ChangedClosesOnAppendAndEnd(t *testing.T) {
+	closed := func(ch <-chan struct{}) bool {
+		select {
+		case <-ch:
+			return true
+		default:
+			return false
+		}
+	}
+	b := New[int](Retention{MaxMessages: 10})
+	ch := b.Changed(0)
+	if closed(ch) {
+		t.Fatal("Changed(0) of an empty buffer is closed")
+	}
+	b.Append([]int{1, 2}, 2)
+	if !closed(ch) {
+		t.Fatal("Changed(0) not closed by an append")
+	}
+	if !closed(b.Changed(1)) {
+		t.Fatal("Changed(1) not closed while event 2 is there")
+	}
+	ch = b.Changed(2)
+	if closed(ch) || b.Ended() {
+		t.Fatal("Changed(2) closed, or the buffer ended, with nothing after event 2")
+	}
+	b.AppendErr(ErrClosed)
+	if !closed(ch) || !closed(b.Changed(2)) || !b.Ended() {
+		t.Fatal("the end of the buffer does not close Changed, or Ended is false")
+	}
+}

@@ -20,7 +20,8 @@ import (
 //     only while there is something to send (wake starts it), so that an
 //     idle connection does not keep its stack;
 //   - one per stream the client's plain subscriptions read (feed.go), which
-//     routes that stream's messages to them and encodes them into out.
+//     routes that stream's messages to them and encodes them into out; it
+//     too runs only while there is something to deliver (notify.go).
 //
 // A timer PINGs the client.
 //

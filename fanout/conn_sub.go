@@ -169,7 +169,8 @@ func (c *conn) removeSubLocked(cs *connSub) {
 	for st, f := range c.feeds {
 		if f.remove(cs) && f.empty() {
 			delete(c.feeds, st)
-			f.sub.Close() // its goroutine returns
+			c.srv.parked[st].remove(f)
+			f.sub.Close() // its goroutine, if one runs, returns
 		}
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"sync/atomic"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -11,10 +13,11 @@ import (
 )
 
 // feed is what one connection reads from one stream: a single subscription
-// to the whole stream, read by one goroutine, which routes each message to
-// the connection's plain SUBs that match it. However many SUBs a
-// connection has on a stream, it holds one reader of the stream and one
-// goroutine; a SUB is an entry in the feed's index. The feed's lag is the
+// to the whole stream, read by one goroutine while there is something to
+// read (notify.go), which routes each message to the connection's plain
+// SUBs that match it. However many SUBs a connection has on a stream, it
+// holds one reader of the stream and at most one goroutine; a SUB is an
+// entry in the feed's index. The feed's lag is the
 // connection's: a connection that falls too far behind is a slow consumer,
 // however many SUBs it has.
 //
@@ -23,8 +26,11 @@ import (
 // entry keeps the stream's sequence number at the time of the SUB, and
 // only later messages match it.
 type feed struct {
+	conn    *conn
+	stream  *Stream
 	sub     *Subscription // the whole stream, read by the feed's goroutine
 	targets []*connSub    // scratch for deliver, owned by the feed's goroutine: deliver may wait for room in the middle of it
+	running atomic.Bool   // a goroutine delivers the feed's messages (notify.go)
 
 	// Guarded by conn.mu.
 	all   []feedEntry            // SUBs whose subject covers the whole stream: every message matches
@@ -116,8 +122,9 @@ func (c *conn) addToFeeds(cs *connSub, streams []*Stream) error {
 			if err != nil {
 				return err
 			}
-			f = &feed{sub: sub}
+			f = &feed{conn: c, stream: st, sub: sub}
 			c.feeds[st] = f
+			f.running.Store(true)
 			c.feedsRunning.Add(1)
 			go c.runFeed(f)
 		}
@@ -126,25 +133,67 @@ func (c *conn) addToFeeds(cs *connSub, streams []*Stream) error {
 	return nil
 }
 
-// runFeed delivers a feed's messages until the feed has no SUB left or the
-// connection closes.
+// runFeed delivers a feed's messages until it has caught up with its
+// stream and nothing more came for ServerConfig.IdleAfter, when it parks (notify.go), or
+// the feed has no SUB left, or the connection closes.
 func (c *conn) runFeed(f *feed) {
 	defer c.feedsRunning.Done()
-	defer f.sub.Close()
+	var linger *time.Timer
+	defer func() {
+		if linger != nil {
+			linger.Stop()
+		}
+	}()
 	for {
-		m, err := f.sub.Next(c.ctx)
-		if errors.Is(err, ErrGap) {
+		m, err := f.sub.nextNow()
+		switch {
+		case errors.Is(err, ErrGap):
 			// Skipped ahead under the skip policy: the NATS protocol has no
 			// way to tell the client; the metrics count what it missed.
 			continue
-		}
-		if err != nil {
+		case err != nil:
+			f.sub.Close()
 			c.feedEnded(f, err)
 			return
+		case m == nil:
+			if linger == nil {
+				linger = time.NewTimer(c.srv.cfg.IdleAfter)
+			} else {
+				linger.Reset(c.srv.cfg.IdleAfter)
+			}
+			select {
+			case <-f.stream.buf.Changed(f.sub.readers[0].reader.Seq()):
+				continue
+			case <-f.sub.stopped():
+				continue // Next says why
+			case <-c.ctx.Done():
+				return // the connection closed: its SUBs go, and close the subscription
+			case <-linger.C:
+			}
+			if c.park(f) {
+				return
+			}
+			continue
 		}
 		if !c.deliver(f, m) {
+			f.sub.Close()
 			return
 		}
+	}
+}
+
+// behind reports whether the feed has something to read: messages, or the
+// end of its subscription or of its stream. It may be called from any
+// goroutine: park calls it once it has given the feed up.
+func (f *feed) behind() bool {
+	if lag, _ := f.sub.Lag(); lag > 0 || f.stream.buf.Ended() {
+		return true
+	}
+	select {
+	case <-f.sub.stopped():
+		return true
+	default:
+		return false
 	}
 }
 

@@ -36,6 +36,7 @@ type ServerConfig struct {
 	PingInterval     time.Duration // time between the server's PINGs; 30s
 	MaxPingsOut      int           // unanswered PINGs before the connection is stale; 2
 	WriteDeadline    time.Duration // longest a write to a client may take; 10s
+	IdleAfter        time.Duration // how long a connection's writer and feeds wait for more before they give their goroutines up; 1s
 
 	// Upstream, when set, carries what the hub does not buffer: clients'
 	// publishes and requests, and their subscriptions to other subjects
@@ -83,6 +84,7 @@ func (c *ServerConfig) setDefaults() {
 	defDur(&c.ConnectTimeout, 2*time.Second)
 	defDur(&c.PingInterval, 30*time.Second)
 	defDur(&c.WriteDeadline, 10*time.Second)
+	defDur(&c.IdleAfter, time.Second)
 }
 
 // Close reasons, as counted in ServerStats.Closed.
@@ -141,6 +143,8 @@ type Server struct {
 	conned        sync.WaitGroup // every connection's goroutines
 	groupsRunning sync.WaitGroup // every queue group's goroutine
 
+	parked map[*Stream]*parked // per stream, the feeds waiting for more (notify.go); never changes
+
 	subs      atomic.Int64  // subscriptions of all connections
 	subsAdded atomic.Uint64 // SUBs ever accepted, and removed (UNSUB, or the connection closed)
 	subsGone  atomic.Uint64
@@ -157,7 +161,8 @@ type Server struct {
 	closed         [len(closeReasons)]atomic.Uint64
 }
 
-// NewServer returns a Server for hub. Serve starts it on a listener.
+// NewServer returns a Server for hub. Serve starts it on a listener. It
+// starts a goroutine per stream of the hub, which ends when the hub closes.
 func NewServer(hub *Hub, cfg ServerConfig, log *zap.Logger) *Server {
 	cfg.setDefaults()
 	if log == nil {
@@ -176,6 +181,7 @@ func NewServer(hub *Hub, cfg ServerConfig, log *zap.Logger) *Server {
 	}
 	s.closedConns = newClosedRing()
 	s.pubErrLog.every = 10 * time.Second
+	s.startNotifiers()
 	if cfg.Upstream != nil {
 		cfg.Upstream.OnViolation(s.relayViolation)
 	}

@@ -2,6 +2,7 @@ package fanout
 
 import (
 	"context"
+	"errors"
 )
 
 // subscribeServer subscribes to pattern for the Server's feeds and queue
@@ -11,6 +12,24 @@ import (
 func (h *Hub) subscribeServer(pattern string) (*Subscription, error) {
 	return h.Subscribe(context.Background(), pattern, func(c *subscribeConfig) { c.server = true })
 }
+
+// nextNow is Next without waiting: it returns nil and no error when the
+// subscription has nothing to deliver yet.
+func (s *Subscription) nextNow() (*Msg, error) {
+	m, err := s.Next(doneContext)
+	if m == nil && errors.Is(err, context.Canceled) {
+		return nil, nil
+	}
+	return m, err
+}
+
+// doneContext has ended: given to Next, it takes what is there and does not
+// wait for more.
+var doneContext = func() context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return ctx
+}()
 
 // stopped returns a channel that is closed once the hub has cut the
 // subscription off (its lag limit), or it was closed, so that a feed or a

@@ -3,15 +3,19 @@ package fanout
 import (
 	"errors"
 	"net"
+	"time"
 
 	"github.com/natsfan/natsfan/fanout/protocol"
 )
 
-// A connection's writer runs only while there is something to send: most
+// A connection's writer runs only while the connection is busy: most
 // consumers are idle most of the time, and a goroutine parked for each of
 // them would hold a stack of 4 KiB or more. Whoever queues a frame calls
 // wake, which starts the writer if none runs, or tells the one that runs
-// that there is more. The writer sends until nothing is queued, then stops.
+// that there is more. The writer sends until nothing has been queued for
+// ServerConfig.IdleAfter, then stops: a connection that receives now and then keeps its
+// writer, and its messages the latency of one hand-off, not of starting a
+// goroutine.
 //
 // writing is set while a writer runs, and only a writer that sets it
 // (compare-and-swap from false) runs: so at most one runs at a time. A
@@ -43,6 +47,12 @@ func (c *conn) write() {
 	// the slice it is given, down to no capacity at all).
 	var f flight
 	var iovs net.Buffers
+	var linger *time.Timer
+	defer func() {
+		if linger != nil {
+			linger.Stop()
+		}
+	}()
 	for {
 		select {
 		case <-c.kick: // whatever it was for is in out now
@@ -86,6 +96,16 @@ func (c *conn) write() {
 		}
 		if sent || !c.idle() {
 			continue // more may have come meanwhile, or the connection is closing
+		}
+		if linger == nil {
+			linger = time.NewTimer(c.srv.cfg.IdleAfter)
+		} else {
+			linger.Reset(c.srv.cfg.IdleAfter)
+		}
+		select {
+		case <-c.kick:
+			continue
+		case <-linger.C:
 		}
 		c.writing.Store(false)
 		select {

@@ -75,35 +75,45 @@ func subscriptionsCost(t *testing.T, sc *socketSidecar, n int, format string) (p
 	return (int64(heapAndStacksAfterGC()) - int64(before)) / int64(n), runtime.NumGoroutine() - running
 }
 
-// TestSocket_IdleConnectionsCostLessThan32KiBEach opens 1,000 consumer
+// waitIdle waits until no more than want goroutines run: the connections'
+// writers and feeds have stopped, as they do once idle for
+// ServerConfig.IdleAfter, and each keeps only its reader.
+func waitIdle(t *testing.T, want int) {
+	t.Helper()
+	waitFor(t, fmt.Sprintf("at most %d goroutines", want), func() bool { return runtime.NumGoroutine() <= want })
+}
+
+// TestSocket_IdleConnectionsCostLessThan16KiBEach opens 1,000 consumer
 // connections with a subscription each and measures what they add to the
 // heap and the goroutine stacks: the per-connection term of the README's
 // memory formula.
-func TestSocket_IdleConnectionsCostLessThan32KiBEach(t *testing.T) {
+func TestSocket_IdleConnectionsCostLessThan16KiBEach(t *testing.T) {
 	const n = 1000
 	up := startServer(t, -1)
-	sc := startSocketSidecar(t, up.ClientURL(), []string{"idle.>"}, fanout.ServerConfig{})
-	before := heapAndStacksAfterGC()
+	sc := startSocketSidecar(t, up.ClientURL(), []string{"idle.>"}, fanout.ServerConfig{IdleAfter: 10 * time.Millisecond})
+	before, running := heapAndStacksAfterGC(), runtime.NumGoroutine()
 	for i := range n {
 		rc := dialRaw(t, sc.path)
 		rc.send(t, fmt.Sprintf("CONNECT {\"verbose\":false}\r\nSUB idle.%d 1\r\n", i))
 		rc.pingPong(t)
 	}
+	waitIdle(t, running+n)
 	perConn := (int64(heapAndStacksAfterGC()) - int64(before)) / n
 	t.Logf("%d idle connections with a subscription each: %d B of heap and stacks each", n, perConn)
-	if perConn > 32<<10 {
-		t.Errorf("an idle connection costs %d B of heap and stacks, want at most 32 KiB", perConn)
+	if perConn > 16<<10 {
+		t.Errorf("an idle connection costs %d B of heap and stacks, want at most 16 KiB", perConn)
 	}
 }
 
 // TestSocket_QueueGroupsAndStreamsCost measures what the memory formula
 // counts beyond a subscription: a queue group (a goroutine and a reader of
 // the hub, shared by its members), and each further configured subject a
-// connection's subscriptions read (a feed: a goroutine and a reader).
+// connection's subscriptions read (a feed: a reader, and a goroutine only
+// while it has messages to deliver).
 func TestSocket_QueueGroupsAndStreamsCost(t *testing.T) {
 	const n = 500
 	up := startServer(t, -1)
-	sc := startSocketSidecar(t, up.ClientURL(), []string{"a.>", "b.>", "c.>", "d.>"}, fanout.ServerConfig{})
+	sc := startSocketSidecar(t, up.ClientURL(), []string{"a.>", "b.>", "c.>", "d.>"}, fanout.ServerConfig{IdleAfter: 10 * time.Millisecond})
 
 	before := heapAndStacksAfterGC()
 	rc := dialRaw(t, sc.path)
@@ -121,19 +131,20 @@ func TestSocket_QueueGroupsAndStreamsCost(t *testing.T) {
 	}
 
 	oneStream := func(pattern string) int64 {
-		before := heapAndStacksAfterGC()
+		before, running := heapAndStacksAfterGC(), runtime.NumGoroutine()
 		for range n {
 			rc := dialRaw(t, sc.path)
 			rc.send(t, "CONNECT {\"verbose\":false}\r\nSUB "+pattern+" 1\r\n")
 			rc.pingPong(t)
 		}
+		waitIdle(t, running+n)
 		return (int64(heapAndStacksAfterGC()) - int64(before)) / n
 	}
 	one, four := oneStream("a.x"), oneStream(">")
 	perStream := (four - one) / 3
 	t.Logf("connections reading 1 configured subject: %d B each; 4: %d B each; %d B for each more", one, four, perStream)
-	if perStream > 8<<10 {
-		t.Errorf("each further configured subject a connection reads costs %d B, want at most 8 KiB", perStream)
+	if perStream > 2<<10 {
+		t.Errorf("each further configured subject a connection reads costs %d B, want at most 2 KiB", perStream)
 	}
 }
 

@@ -1,0 +1,148 @@
+package fanout
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// idleClient is a raw client of a Server whose connections give their
+// writer and feed goroutines up after a millisecond without traffic.
+type idleClient struct {
+	srv *Server
+	hub *Hub
+	nc  net.Conn
+	r   *bufio.Reader
+}
+
+func newIdleClient(t *testing.T) *idleClient {
+	t.Helper()
+	hub, err := NewHub([]string{"s.>"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := NewServer(hub, ServerConfig{IdleAfter: time.Millisecond}, nil)
+	path := filepath.Join(t.TempDir(), "s.sock")
+	ln, err := ListenUnix(path, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	t.Cleanup(func() {
+		srv.Close()
+		hub.Close()
+	})
+	nc, err := net.Dial("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	c := &idleClient{srv: srv, hub: hub, nc: nc, r: bufio.NewReader(nc)}
+	c.expect(t, "INFO ")
+	return c
+}
+
+func (c *idleClient) send(t *testing.T, s string) {
+	t.Helper()
+	if _, err := c.nc.Write([]byte(s)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// expect reads a line and fails unless it starts with prefix.
+func (c *idleClient) expect(t *testing.T, prefix string) string {
+	t.Helper()
+	_ = c.nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	line, err := c.r.ReadString('\n')
+	if err != nil {
+		t.Fatalf("waiting for %q: %v", prefix, err)
+	}
+	if !strings.HasPrefix(line, prefix) {
+		t.Fatalf("read %q, want %q…", line, prefix)
+	}
+	return line
+}
+
+// conn returns the server's side of the client's connection.
+func (c *idleClient) conn(t *testing.T) *conn {
+	t.Helper()
+	c.srv.mu.Lock()
+	defer c.srv.mu.Unlock()
+	for sc := range c.srv.conns {
+		return sc
+	}
+	t.Fatal("no connection")
+	return nil
+}
+
+// waitIdle waits until the connection has given up its writer and its
+// feeds' goroutines.
+func waitIdle(t *testing.T, sc *conn) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		sc.mu.Lock()
+		idle := !sc.writing.Load()
+		for _, f := range sc.feeds {
+			idle = idle && !f.running.Load()
+		}
+		sc.mu.Unlock()
+		if idle {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the connection's writer or feed never stopped")
+		}
+		time.Sleep(time.Millisecond) // polling a condition, with a deadline
+	}
+}
+
+// TestConn_IdleConnectionsWakeForEveryMessage lets a consumer's writer and
+// feed go idle before each message, so that every message is delivered by
+// goroutines started for it: none is lost or held back.
+func TestConn_IdleConnectionsWakeForEveryMessage(t *testing.T) {
+	c := newIdleClient(t)
+	c.send(t, "CONNECT {\"verbose\":false}\r\nSUB s.x 1\r\nPING\r\n")
+	c.expect(t, "PONG")
+	sc := c.conn(t)
+	for i := range 200 {
+		waitIdle(t, sc)
+		c.hub.Streams()[0].Append(time.Now(), Incoming{Subject: "s.x", Data: fmt.Appendf(nil, "%d", i)})
+		want := fmt.Sprintf("MSG s.x 1 %d\r\n", len(fmt.Sprint(i)))
+		if got := c.expect(t, "MSG "); got != want {
+			t.Fatalf("message %d: %q, want %q", i, got, want)
+		}
+		if got := c.expect(t, fmt.Sprint(i)); got != fmt.Sprint(i)+"\r\n" {
+			t.Fatalf("message %d: payload %q", i, got)
+		}
+	}
+}
+
+// TestConn_AParkedFeedLeavesItsNotifierWithItsLastSUB unsubscribes a
+// connection whose feed has parked: the stream's notifier lets go of it.
+func TestConn_AParkedFeedLeavesItsNotifierWithItsLastSUB(t *testing.T) {
+	c := newIdleClient(t)
+	c.send(t, "CONNECT {\"verbose\":false}\r\nSUB s.x 1\r\nPING\r\n")
+	c.expect(t, "PONG")
+	sc := c.conn(t)
+	waitIdle(t, sc)
+	p := c.srv.parked[c.hub.Streams()[0]]
+	p.mu.Lock()
+	n := len(p.feeds)
+	p.mu.Unlock()
+	if n != 1 {
+		t.Fatalf("%d feeds parked, want 1", n)
+	}
+	c.send(t, "UNSUB 1\r\nPING\r\n")
+	c.expect(t, "PONG")
+	p.mu.Lock()
+	n = len(p.feeds)
+	p.mu.Unlock()
+	if n != 0 {
+		t.Fatalf("%d feeds parked after the last UNSUB, want 0", n)
+	}
+}
