@@ -95,7 +95,14 @@ func waitIdle(t *testing.T, sc *conn) {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("the connection's writer or feed never stopped")
+			sc.mu.Lock()
+			state := fmt.Sprintf("writer running %v", sc.writing.Load())
+			for _, f := range sc.feeds {
+				lag, _ := f.sub.Lag()
+				state += fmt.Sprintf(", feed running %v, lag %d, read %d, head %d", f.running.Load(), lag, f.sub.readers[0].reader.Seq(), f.stream.buf.Head().Seq())
+			}
+			sc.mu.Unlock()
+			t.Fatalf("the connection's writer or feed never stopped: %s", state)
 		}
 		time.Sleep(time.Millisecond) // polling a condition, with a deadline
 	}
