@@ -56,8 +56,8 @@
 // closes a slow consumer, without an -ERR, so that clients reconnect;
 // messages a connection has not taken stay in the hub, shared, so a slow
 // connection costs at most 512 KiB of its own (outbound.go). An idle
-// connection holds one goroutine, its reader: its writer and its feeds run
-// only while they have something to send (write.go, notify.go).
+// connection holds one goroutine, its reader: its writer and its feeds stop
+// after ServerConfig.IdleAfter without traffic (write.go, notify.go).
 //
 // # What is not buffered is passed through
 //

@@ -13,14 +13,14 @@ import (
 // them would hold a stack of 4 KiB or more. Whoever queues a frame calls
 // wake, which starts the writer if none runs, or tells the one that runs
 // that there is more. The writer sends until nothing has been queued for
-// ServerConfig.IdleAfter, then stops: a connection that receives now and then keeps its
-// writer, and its messages the latency of one hand-off, not of starting a
-// goroutine.
+// ServerConfig.IdleAfter, then stops: a connection that receives now and
+// then keeps its writer, and its messages the latency of one hand-off, not
+// of starting a goroutine.
 //
 // writing is set while a writer runs, and only a writer that sets it
 // (compare-and-swap from false) runs: so at most one runs at a time. A
-// writer that finds nothing queued clears writing, then looks once more for
-// a kick: a wake that came between its last look at out and the clear saw
+// writer that has found nothing queued for IdleAfter clears writing, then
+// looks once more for a kick: a wake that came between its last look at out and the clear saw
 // writing set and only kicked, so the writer takes over again, if no new
 // writer has meanwhile. Once the connection is closing, the writer sends
 // what is left, closes the socket and never clears writing: no writer runs
