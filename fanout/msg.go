@@ -137,8 +137,12 @@ func storeAll(in []Incoming, b *batchInfo) (msgs []Msg, allocated uint64) {
 	allocated = slabSize(len(in)) + allocSize(int(unsafe.Sizeof(*b)))
 	for first := 0; first < len(in); {
 		size, last := in[first].arenaSize(), first+1 // a message larger than an arena has one of its own
-		for last < len(in) && size+in[last].arenaSize() <= arenaMax {
-			size += in[last].arenaSize()
+		for last < len(in) {
+			n := in[last].arenaSize()
+			if size+n > arenaMax {
+				break
+			}
+			size += n
 			last++
 		}
 		var arena strings.Builder
