@@ -143,8 +143,8 @@ func TestSocket_QueueGroupsAndStreamsCost(t *testing.T) {
 	one, four := oneStream("a.x"), oneStream(">")
 	perStream := (four - one) / 3
 	t.Logf("connections reading 1 configured subject: %d B each; 4: %d B each; %d B for each more", one, four, perStream)
-	if perStream > 2<<10 {
-		t.Errorf("each further configured subject a connection reads costs %d B, want at most 2 KiB", perStream)
+	if perStream > 4<<10 { // about 0.9 KiB measured alone, 2 KiB under -race on a busy machine; 5.7 KiB with a goroutine per feed
+		t.Errorf("each further configured subject a connection reads costs %d B, want at most 4 KiB", perStream)
 	}
 }
 
