@@ -169,6 +169,7 @@ func (c *conn) removeSubLocked(cs *connSub) {
 	for st, f := range c.feeds {
 		if f.remove(cs) && f.empty() {
 			delete(c.feeds, st)
+			st.feeds.Add(-1)
 			c.srv.parked[st].remove(f)
 			f.sub.Close() // its goroutine, if one runs, returns
 		}

@@ -85,6 +85,44 @@ func (f *feed) remove(cs *connSub) bool {
 	return len(entries) < n
 }
 
+// soleSub is a feed's only SUB, and how to tell the messages it takes.
+type soleSub struct {
+	feedEntry
+	every   bool // its subject covers the stream
+	literal bool // its subject has no wildcard
+}
+
+// soleFor returns the feed's SUB when it has one only, and m may go to it
+// (takes says): a SUB on a literal subject is found by m's.
+func (f *feed) soleFor(m *Msg) (soleSub, bool) {
+	switch {
+	case len(f.all)+len(f.exact)+len(f.wild) != 1:
+		return soleSub{}, false
+	case len(f.all) == 1:
+		return soleSub{feedEntry: f.all[0], every: true}, true
+	case len(f.wild) == 1:
+		return soleSub{feedEntry: f.wild[0]}, true
+	}
+	if entries := f.exact[m.Subject()]; len(entries) == 1 {
+		return soleSub{feedEntry: entries[0], literal: true}, true
+	}
+	return soleSub{}, false
+}
+
+// takes reports whether m, a message of the feed's stream, goes to s, as
+// match would say.
+func (s soleSub) takes(m *Msg) bool {
+	switch {
+	case m.Seq() <= s.from:
+		return false
+	case s.every:
+		return true
+	case s.literal:
+		return s.cs.subject == m.Subject()
+	}
+	return subjects.Match(s.cs.subject, m.Subject())
+}
+
 // empty reports whether no SUB reads the feed any more.
 func (f *feed) empty() bool { return len(f.all) == 0 && len(f.exact) == 0 && len(f.wild) == 0 }
 
@@ -124,6 +162,7 @@ func (c *conn) addToFeeds(cs *connSub, streams []*Stream) error {
 			}
 			f = &feed{conn: c, stream: st, sub: sub}
 			c.feeds[st] = f
+			st.feeds.Add(1)
 			f.running.Store(true)
 			c.feedsRunning.Add(1)
 			go c.runFeed(f)
@@ -207,26 +246,13 @@ func (c *conn) deliver(f *feed, m *Msg) bool {
 	headers := c.headers.Load()
 	c.mu.Lock()
 	for m != nil {
-		targets := f.match(m, f.targets[:0])
-		for _, cs := range targets {
-			if c.out.full() {
-				if err := c.waitRoomLocked(f); err != nil {
-					f.targets = targets[:0]
-					c.mu.Unlock()
-					c.feedEnded(f, err)
-					return false
-				}
-			}
-			if cs.gone || !c.wants(cs, m) { // unsubscribed while deliver waited for room, or not for this client
-				continue
-			}
-			c.out.appendMsg(cs.sid, m, headers)
-			c.answeredLocked(m.Subject())
-			if cs.count() {
-				c.removeSubLocked(cs) // UNSUB's maximum reached
-			}
+		if p, sub := c.sharedFrames(f, m, headers); p != nil {
+			c.queueShared(f, p, sub, m, headers)
+		} else if err := c.queueEach(f, m, headers); err != nil {
+			c.mu.Unlock()
+			c.feedEnded(f, err)
+			return false
 		}
-		f.targets = targets[:0]
 		if c.closed || f.empty() {
 			break
 		}
@@ -239,6 +265,30 @@ func (c *conn) deliver(f *feed, m *Msg) bool {
 	c.mu.Unlock()
 	c.wake()
 	return ok
+}
+
+// queueEach queues m for each of the feed's SUBs it goes to, encoding its
+// frame for each. It must be called with c.mu held, which it releases
+// while it waits for room.
+func (c *conn) queueEach(f *feed, m *Msg, headers bool) error {
+	targets := f.match(m, f.targets[:0])
+	defer func() { f.targets = targets[:0] }()
+	for _, cs := range targets {
+		if c.out.full() {
+			if err := c.waitRoomLocked(f); err != nil {
+				return err
+			}
+		}
+		if cs.gone || !c.wants(cs, m) { // unsubscribed while deliver waited for room, or not for this client
+			continue
+		}
+		c.out.appendMsg(cs.sid, m, headers)
+		c.answeredLocked(m.Subject())
+		if cs.count() {
+			c.removeSubLocked(cs) // UNSUB's maximum reached
+		}
+	}
+	return nil
 }
 
 // errFeedGone ends a wait for room whose feed lost its last SUB, or whose

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -35,6 +36,9 @@ type Msg struct {
 type batchInfo struct {
 	stream   *Stream // the stream they were ingested through; nil if none
 	received int64   // when natsfan received them, in Unix nanoseconds
+	msgs     []Msg   // the batch, when stored in a stream
+
+	wire atomic.Pointer[[]*wireFrames] // the batch's frames, shared by socket consumers (wire.go)
 }
 
 // msgOverhead is what a stored message costs beyond its bytes: the Msg in
@@ -157,6 +161,7 @@ func storeAll(in []Incoming, b *batchInfo) (msgs []Msg, allocated uint64) {
 		allocated += allocSize(size)
 		first = last
 	}
+	b.msgs = msgs
 	return msgs, allocated
 }
 
@@ -237,6 +242,18 @@ func (m *Msg) Stream() string {
 		return ""
 	}
 	return m.batch.stream.pattern
+}
+
+// batchIndex returns the index of m in its batch, which a stream stored.
+func (m *Msg) batchIndex() int { return int(m.seq - m.batch.msgs[0].seq) }
+
+// sentBytes returns the bytes of m a client receives, as nats-server counts
+// out_bytes: its payload, and its header block if the client takes headers.
+func (m *Msg) sentBytes(headers bool) uint64 {
+	if headers {
+		return uint64(m.headerLen + m.dataLen)
+	}
+	return uint64(m.dataLen)
 }
 
 // Seq returns the message's number in its Stream (1, 2, 3…), 0 if it is in

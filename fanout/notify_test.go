@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"fmt"
 	"net"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -21,27 +20,13 @@ type idleClient struct {
 
 func newIdleClient(t *testing.T) *idleClient {
 	t.Helper()
-	hub, err := NewHub([]string{"s.>"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := NewServer(hub, ServerConfig{IdleAfter: time.Millisecond}, nil)
-	path := filepath.Join(t.TempDir(), "s.sock")
-	ln, err := ListenUnix(path, 0o600)
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(ln)
-	t.Cleanup(func() {
-		srv.Close()
-		hub.Close()
-	})
+	srv, path := serveHub(t, []string{"s.>"}, ServerConfig{IdleAfter: time.Millisecond})
 	nc, err := net.Dial("unix", path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { nc.Close() })
-	c := &idleClient{srv: srv, hub: hub, nc: nc, r: bufio.NewReader(nc)}
+	c := &idleClient{srv: srv, hub: srv.hub, nc: nc, r: bufio.NewReader(nc)}
 	c.expect(t, "INFO ")
 	return c
 }

@@ -32,7 +32,13 @@ type outbound struct {
 	cur    []byte             // the last of chunks, as far as it is filled; nil: none
 	tail   bool               // the last segment is the run of cur that ends where cur does
 	size   int                // bytes queued, in all the segments
-	held   int                // what they hold: whole chunks, larger frames, borrowed payloads
+	held   int                // what they hold: whole chunks, larger frames, borrowed payloads and pieces
+
+	// The piece of shared frames (wire.go) sent from last, counted whole in
+	// held; and, while the last segment is from it, where that starts.
+	pinned      *wirePiece
+	pinnedTail  bool
+	pinnedStart int
 
 	// Never reset by take: every message queued since the connection
 	// opened, and its headers' and payload's bytes, as nats-server counts
@@ -93,7 +99,41 @@ func (q *outbound) room(n int) []byte {
 func (q *outbound) segment(b []byte) {
 	q.segs = append(q.segs, b)
 	q.msgs = append(q.msgs, 0)
-	q.tail = false
+	q.tail, q.pinnedTail = false, false
+}
+
+// appendShared queues the frames of n messages of piece p, from offset start
+// to end of its frames: not copied, unless they are few bytes, as the piece
+// is shared by every connection of its wireKey, and never changes. The first
+// time the queue sends from p, it counts the whole piece against the limit.
+// payload is the messages' header and payload bytes, for the totals.
+func (q *outbound) appendShared(p *wirePiece, start, end, n int, payload uint64) {
+	if end-start < borrowMin {
+		// Copied, like a small payload: cheaper than an iovec, and the
+		// frames are ready.
+		copy(q.room(end-start), p.frames[start:end])
+	} else {
+		q.borrow(p, start, end)
+	}
+	q.msgs[len(q.msgs)-1] += n
+	q.totalMsgs += uint64(n)
+	q.totalBytes += payload
+}
+
+// borrow queues the frames of piece p from offset start to end.
+func (q *outbound) borrow(p *wirePiece, start, end int) {
+	same := q.pinned == p
+	if !same {
+		q.pinned = p
+		q.held += p.size()
+	}
+	if last := len(q.segs) - 1; same && q.pinnedTail && q.pinnedStart+len(q.segs[last]) == start {
+		q.segs[last] = p.frames[q.pinnedStart:end:end] // the same run of p, longer
+	} else {
+		q.segment(p.frames[start:end:end])
+		q.pinnedTail, q.pinnedStart = true, start
+	}
+	q.size += end - start
 }
 
 // borrowMin is the smallest payload sent from the message itself rather
@@ -118,13 +158,8 @@ func (q *outbound) appendMsg(sid string, m *Msg, headers bool) {
 		header = m.RawHeader()
 	}
 	if len(data) < borrowMin {
-		if header != nil {
-			n := protocol.HMsgLen(subject, sid, reply, len(header), len(data))
-			protocol.AppendHMsg(q.room(n)[:0], subject, sid, reply, header, data)
-		} else {
-			n := protocol.MsgLen(subject, sid, reply, len(data))
-			protocol.AppendMsg(q.room(n)[:0], subject, sid, reply, data)
-		}
+		key := wireKey{sid: sid, headers: headers}
+		appendMsgFrame(q.room(msgFrameLen(m, key))[:0], m, key)
 	} else {
 		if header != nil {
 			n := protocol.HMsgLineLen(subject, sid, reply, len(header), len(data))
@@ -141,7 +176,7 @@ func (q *outbound) appendMsg(sid string, m *Msg, headers bool) {
 	}
 	q.msgs[len(q.msgs)-1]++
 	q.totalMsgs++
-	q.totalBytes += uint64(len(header) + len(data))
+	q.totalBytes += m.sentBytes(headers)
 }
 
 // messages returns how many messages are queued.
@@ -169,6 +204,7 @@ func (q *outbound) take(f *flight) {
 	q.msgs, f.msgs = f.msgs[:0], q.msgs
 	q.chunks, f.chunks = f.chunks[:0], q.chunks
 	q.cur, q.tail = nil, false
+	q.pinned, q.pinnedTail = nil, false
 	q.size, q.held = 0, 0
 }
 

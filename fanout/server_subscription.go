@@ -52,3 +52,22 @@ func (s *Subscription) stopErr() error {
 	}
 	return nil
 }
+
+// peekRun returns up to n more messages of the current batch, those that
+// follow the one Next or tryNext returned last, without taking them, for a
+// feed: its subscription reads one stream, whole. It returns none unless
+// the first is next, as it is unless a gap came between.
+func (s *Subscription) peekRun(next *Msg, n int) []Msg {
+	if len(s.gaps) > 0 || len(s.pending) == 0 || &s.pending[0] != next {
+		return nil
+	}
+	return s.pending[:min(n, len(s.pending))]
+}
+
+// skip takes the first n messages peekRun returned.
+func (s *Subscription) skip(n int) {
+	if n > 0 {
+		s.from.last = s.pending[n-1].Seq()
+		s.pending = s.pending[n:]
+	}
+}

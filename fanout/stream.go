@@ -24,6 +24,9 @@ type Stream struct {
 	mu    sync.Mutex // serialises writes to buf
 	ended bool
 
+	wire  wireCache    // frames shared by socket consumers (wire.go)
+	feeds atomic.Int32 // socket connections reading it (feed.go)
+
 	// received counts the bytes of every message appended, as they
 	// travel: subject, reply, headers and payload. The buffer counts
 	// what they cost in memory, bookkeeping included.
