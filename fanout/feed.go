@@ -247,7 +247,7 @@ func (c *conn) deliver(f *feed, m *Msg) bool {
 	c.mu.Lock()
 	for m != nil {
 		if p, sub := c.sharedFrames(f, m, headers); p != nil {
-			c.queueShared(f, p, sub, m, headers)
+			c.queueShared(f, p, sub, m)
 		} else if err := c.queueEach(f, m, headers); err != nil {
 			c.mu.Unlock()
 			c.feedEnded(f, err)

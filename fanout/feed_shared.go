@@ -30,31 +30,37 @@ func (c *conn) sharedFrames(f *feed, m *Msg, headers bool) (*wirePiece, soleSub)
 // from p, the piece of shared frames that holds m's. m is the message the
 // feed took last; queueShared takes the rest of the piece, and passes over
 // those that do not go to sub. It must be called with c.mu held.
-func (c *conn) queueShared(f *feed, p *wirePiece, sub soleSub, m *Msg, headers bool) {
-	msgs := m.batch.msgs
+func (c *conn) queueShared(f *feed, p *wirePiece, sub soleSub, m *Msg) {
 	i := m.batchIndex()
 	var rest []Msg
 	if i+1 < p.end() {
-		rest = f.sub.peekRun(&msgs[i+1], p.end()-i-1)
-	}
-	// Runs of consecutive messages for sub, each one segment: all of it,
-	// unless the SUB is narrower than the stream.
-	first, n, sent := i, 1, m.sentBytes(headers)
-	for k := range rest {
-		if next := &rest[k]; sub.takes(next) {
-			n++
-			sent += next.sentBytes(headers)
-			continue
-		}
-		if n > 0 {
-			c.out.appendShared(p, p.offset(first), p.offset(first+n), n, sent)
-			sub.cs.delivered += uint64(n)
-		}
-		first, n, sent = i+2+k, 0, 0
-	}
-	if n > 0 {
-		c.out.appendShared(p, p.offset(first), p.offset(first+n), n, sent)
-		sub.cs.delivered += uint64(n)
+		rest = f.sub.peekRun(&m.batch.msgs[i+1], p.end()-i-1)
 	}
 	f.sub.skip(len(rest))
+	if sub.every || sub.literal && sub.cs.subject == p.subject {
+		// Every message goes to sub, as m did: the messages after m are
+		// newer than the SUB too.
+		c.queueRun(p, sub, i, i+1+len(rest))
+		return
+	}
+	// Runs of consecutive messages for sub, each one segment.
+	first := i
+	for k := range rest {
+		if !sub.takes(&rest[k]) {
+			c.queueRun(p, sub, first, i+1+k)
+			first = i + 2 + k
+		}
+	}
+	c.queueRun(p, sub, first, i+1+len(rest))
+}
+
+// queueRun queues the messages of p from index first of their batch to
+// end, if any, for sub.
+func (c *conn) queueRun(p *wirePiece, sub soleSub, first, end int) {
+	if end <= first {
+		return
+	}
+	from, to := p.at(first), p.at(end)
+	c.out.appendShared(p, int(from.frame), int(to.frame), end-first, uint64(to.sent-from.sent))
+	sub.cs.delivered += uint64(end - first)
 }

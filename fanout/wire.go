@@ -2,6 +2,7 @@ package fanout
 
 import (
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/natsfan/natsfan/fanout/protocol"
@@ -62,28 +63,44 @@ type wireFrames struct {
 	noResponders bool // some message is a no-responders status, which not every client takes
 }
 
-// wirePiece holds the frames of consecutive messages of a batch.
+// wirePiece holds the frames of consecutive messages of a batch, and what
+// a connection needs to know of them to send a run of them without looking
+// at each message.
 type wirePiece struct {
-	first  int      // the index in its batch of the piece's first message
-	frames []byte   // their frames, back to back
-	ends   []uint32 // ends[j]: where the frame of message first+j ends in frames
+	first   int       // the index in its batch of the piece's first message
+	frames  []byte    // their frames, back to back
+	ends    []wireEnd // ends[j]: where message first+j ends
+	subject string    // the subject of every message of the piece; "" if they differ
+}
+
+// wireEnd is where a message ends in its piece: its frame, and the header
+// and payload bytes (as the wireKey sends them) of the piece's messages up
+// to it, which connections count as out_bytes.
+type wireEnd struct {
+	frame, sent uint32
+}
+
+// at returns where the message at index i of the batch starts in the
+// piece; for the index after its last message, where the piece ends.
+func (p *wirePiece) at(i int) wireEnd {
+	if j := i - p.first; j > 0 {
+		return p.ends[j-1]
+	}
+	return wireEnd{}
 }
 
 // offset returns where the frame of the message at index i of the batch
 // starts in the piece's frames; for the index after its last message, the
 // end of its frames.
-func (p *wirePiece) offset(i int) int {
-	if j := i - p.first; j > 0 {
-		return int(p.ends[j-1])
-	}
-	return 0
-}
+func (p *wirePiece) offset(i int) int { return int(p.at(i).frame) }
 
 // end returns the index in the batch after the piece's last message.
 func (p *wirePiece) end() int { return p.first + len(p.ends) }
 
 // size returns the bytes allocated for the piece.
-func (p *wirePiece) size() int { return int(allocSize(cap(p.frames)) + allocSize(4*cap(p.ends))) }
+func (p *wirePiece) size() int {
+	return int(allocSize(cap(p.frames)) + allocSize(8*cap(p.ends)) + allocSize(len(p.subject)))
+}
 
 // piece returns the piece that holds the frame of the message at index i
 // of the batch; nil if none does.
@@ -121,11 +138,16 @@ func encodeWire(msgs []Msg, key wireKey) *wireFrames {
 			first++
 			continue
 		}
-		p := wirePiece{first: first, frames: make([]byte, 0, size), ends: make([]uint32, 0, last-first)}
+		p := wirePiece{first: first, frames: make([]byte, 0, size), ends: make([]wireEnd, 0, last-first), subject: strings.Clone(msgs[first].Subject())}
+		var sent uint64
 		for i := first; i < last; i++ {
 			m := &msgs[i]
 			p.frames = appendMsgFrame(p.frames, m, key)
-			p.ends = append(p.ends, uint32(len(p.frames)))
+			sent += m.sentBytes(key.headers)
+			p.ends = append(p.ends, wireEnd{frame: uint32(len(p.frames)), sent: uint32(sent)})
+			if m.Subject() != p.subject {
+				p.subject = ""
+			}
 			w.noResponders = w.noResponders || m.isNoResponders()
 		}
 		w.pieces = append(w.pieces, p)

@@ -25,12 +25,13 @@ type wireClient struct {
 }
 
 // TestServer_SharedFramesGiveEachConsumerWhatItsOwnWould sends batches of
-// mixed messages (replies, headers, a large payload, a no-responders status)
-// to consumers of every kind: those that send from the stream's shared
-// frames (one SUB, with or without headers, on the whole stream, a subject
-// or a wildcard, sid 1 or another) and those that encode their own (two
-// SUBs, an UNSUB maximum, no echo, a SUB that came after the first batch).
-// Each must receive exactly the frames nats-server would send it.
+// mixed messages (replies, headers, a large payload, a no-responders
+// status), then a batch of one subject, to consumers of every kind: those
+// that send from the stream's shared frames (one SUB, with or without
+// headers, on the whole stream, a subject or a wildcard, sid 1 or another,
+// a SUB that came after the first batch) and those that encode their own
+// (two SUBs, an UNSUB maximum, no echo, no no-responders statuses). Each
+// must receive exactly the frames nats-server would send it.
 func TestServer_SharedFramesGiveEachConsumerWhatItsOwnWould(t *testing.T) {
 	srv, path := serveHub(t, []string{"s.>"}, ServerConfig{})
 	st := srv.hub.Streams()[0]
@@ -113,12 +114,17 @@ func TestServer_SharedFramesGiveEachConsumerWhatItsOwnWould(t *testing.T) {
 	}
 
 	first, second := batch(1), batch(2)
+	var third []Incoming // one subject only
+	for i := range 50 {
+		third = append(third, Incoming{Subject: "s.x", Data: fmt.Appendf(nil, "x 3 %d", i)})
+	}
 	st.Append(time.Now(), first...)
 	late := dial("a SUB that came late", plain, "SUB s.x 1\r\n", true)
 	clients["a SUB that came late"] = late
 	st.Append(time.Now(), second...)
+	st.Append(time.Now(), third...)
 
-	both := [][]Incoming{first, second}
+	both := [][]Incoming{first, second, third}
 	expect(clients["whole stream"], true, map[string]string{"s.>": "1"}, both...)
 	expect(clients["whole stream 2"], true, map[string]string{"s.>": "1"}, both...)
 	expect(clients["subject"], true, map[string]string{"s.x": "1"}, both...)
@@ -128,7 +134,7 @@ func TestServer_SharedFramesGiveEachConsumerWhatItsOwnWould(t *testing.T) {
 	expect(clients["UNSUB max"], true, map[string]string{"s.x": "1"}, both...)
 	expect(clients["no echo"], true, map[string]string{"s.x": "1"}, both...)
 	expect(clients["no status, sid 1"], false, map[string]string{"s.x": "1"}, both...)
-	expect(late, true, map[string]string{"s.x": "1"}, second)
+	expect(late, true, map[string]string{"s.x": "1"}, second, third)
 	// Two SUBs: each message goes to the one whose subject it has, in
 	// stream order.
 	expect(clients["two SUBs"], true, map[string]string{"s.x": "1", "s.y": "2"}, both...)

@@ -17,6 +17,7 @@ const (
 	messageOverhead    = 320      // bytes per message in the ingest backlog beyond its own: 270-320 measured
 	allocationSlack    = 1.15     // message bytes in the ingest backlog as allocated: up to 12% more measured
 	goMemLimitHeadroom = 16 << 20 // RSS above GOMEMLIMIT once the GC holds to it: 6 MiB measured
+	sharedFrames       = 8 << 20  // per subject: MSG frames shared by socket consumers (fanout's wireBudget)
 )
 
 // memoryNeed is what natsfan's configuration lets it hold, in bytes: what
@@ -73,13 +74,13 @@ func estimateMemory(setting func(string) string) (memoryNeed, error) {
 		}
 	}
 	subjects = max(subjects, 1)
-	window := int64(float64(max(retB, lagB)) * windowSlack)
+	window := int64(float64(max(retB, lagB))*windowSlack) + sharedFrames
 	backlog := int64(float64(pendB)*allocationSlack) + pendN*messageOverhead
 	need := memoryNeed{
 		request: idleMemory + int64(subjects)*window,
 		limit:   idleMemory + int64(subjects)*(window+backlog),
 	}
-	need.explain = fmt.Sprintf("%d subject(s) x (max(retention, lag): at most %d messages in %s) = %s held, plus %s idle; an ingest backlog adds %s per subject (%d messages, %s)",
-		subjects, max(retN, lagN), mib(max(retB, lagB)), mib(int64(subjects)*window), mib(idleMemory), mib(backlog), pendN, mib(pendB))
+	need.explain = fmt.Sprintf("%d subject(s) x (max(retention, lag): at most %d messages in %s, and %s of shared frames) = %s held, plus %s idle; an ingest backlog adds %s per subject (%d messages, %s)",
+		subjects, max(retN, lagN), mib(max(retB, lagB)), mib(sharedFrames), mib(int64(subjects)*window), mib(idleMemory), mib(backlog), pendN, mib(pendB))
 	return need, nil
 }
