@@ -189,7 +189,10 @@ type wireMade struct {
 }
 
 // frames returns the frames of batch b for key, encoding them if no
-// consumer has yet.
+// consumer has yet; nil if b is older than every batch whose frames the
+// full cache keeps. A consumer that far behind the others encodes its own:
+// frames made for it would push out those that consumers nearer the newest
+// messages are about to send, and they would make them again.
 func (c *wireCache) frames(b *batchInfo, key wireKey) *wireFrames {
 	if w := b.wireFor(key); w != nil {
 		return w
@@ -201,6 +204,9 @@ func (c *wireCache) frames(b *batchInfo, key wireKey) *wireFrames {
 	defer c.mu.Unlock()
 	if w := b.wireFor(key); w != nil {
 		return w
+	}
+	if len(c.made) > 0 && c.bytes >= wireBudget/2 && b.msgs[0].seq < c.made[0].batch.msgs[0].seq {
+		return nil
 	}
 	w := encodeWire(b.msgs, key)
 	b.wire.Store(new(append(slices.Clone(b.wireAll()), w)))

@@ -170,8 +170,8 @@ func TestServer_SharedFramesGiveEachConsumerWhatItsOwnWould(t *testing.T) {
 }
 
 // storedBatch returns a batch of n messages of size bytes on s.x, numbered
-// from 1, as a stream stores them.
-func storedBatch(n, size int) *batchInfo {
+// from first, as a stream stores them.
+func storedBatch(first uint64, n, size int) *batchInfo {
 	in := make([]Incoming, n)
 	for i := range in {
 		in[i] = Incoming{Subject: "s.x", Data: bytes.Repeat([]byte{byte('a' + i%26)}, size)}
@@ -179,13 +179,13 @@ func storedBatch(n, size int) *batchInfo {
 	b := &batchInfo{}
 	msgs, _ := storeAll(in, b)
 	for i := range msgs {
-		msgs[i].seq = uint64(i + 1)
+		msgs[i].seq = first + uint64(i)
 	}
 	return b
 }
 
 func TestOutbound_SendsFromASharedPieceCountingItOnce(t *testing.T) {
-	w := encodeWire(storedBatch(100, 100).msgs, wireKey{sid: "1", headers: true})
+	w := encodeWire(storedBatch(1, 100, 100).msgs, wireKey{sid: "1", headers: true})
 	if len(w.pieces) != 1 {
 		t.Fatalf("%d pieces for 100 frames of 100 B, want 1", len(w.pieces))
 	}
@@ -222,8 +222,8 @@ func TestWireCache_EncodesABatchOnceAndKeepsItsBudget(t *testing.T) {
 	var c wireCache
 	key := wireKey{sid: "1", headers: true}
 	var batches []*batchInfo
-	for range 2 * wireBudget / (200 * 1024) {
-		b := storedBatch(200, 1000)
+	for k := range 2 * wireBudget / (200 * 1024) {
+		b := storedBatch(uint64(1+200*k), 200, 1000)
 		batches = append(batches, b)
 		w := c.frames(b, key)
 		if again := c.frames(b, key); again != w {
@@ -238,6 +238,9 @@ func TestWireCache_EncodesABatchOnceAndKeepsItsBudget(t *testing.T) {
 	}
 	if len(batches[0].wireAll()) != 0 {
 		t.Error("the oldest batch kept its frames past the budget")
+	}
+	if w := c.frames(batches[0], key); w != nil {
+		t.Error("a batch older than every one the full cache keeps was encoded again")
 	}
 	if len(batches[len(batches)-1].wireAll()) != 2 {
 		t.Error("the newest batch lost its frames")
