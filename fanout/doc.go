@@ -50,7 +50,9 @@
 // any NATS client connects to it as to nats-server. A connection reads each
 // stream it subscribes to through one Subscription, whatever its number of
 // SUBs (feed.go), and a queue group reads through one Subscription that
-// hands each message to one member (queue_group.go). The wire codec is in
+// hands each message to one member (queue_group.go). The connections that
+// read a stream through one SUB each send from frames the stream encodes
+// once per sid (wire.go), not each from its own copy. The wire codec is in
 // the protocol subpackage. A connection that falls behind its lag limit,
 // or that takes no byte for the write deadline, is closed as nats-server
 // closes a slow consumer, without an -ERR, so that clients reconnect;
