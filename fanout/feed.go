@@ -163,9 +163,7 @@ func (c *conn) addToFeeds(cs *connSub, streams []*Stream) error {
 			f = &feed{conn: c, stream: st, sub: sub}
 			c.feeds[st] = f
 			st.feeds.Add(1)
-			f.running.Store(true)
-			c.feedsRunning.Add(1)
-			go c.runFeed(f)
+			c.startParked(f)
 		}
 		f.add(cs, st.pattern, st.buf.Head().Seq())
 	}

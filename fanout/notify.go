@@ -93,6 +93,18 @@ func (c *conn) park(f *feed) bool {
 	return !f.running.CompareAndSwap(false, true)
 }
 
+// startParked registers a new feed with its stream's notifier, as park
+// does, so that it has a goroutine only once its stream has something for
+// it: a SUB to a quiet subject costs no goroutine. It must be called with
+// c.mu held.
+func (c *conn) startParked(f *feed) {
+	c.srv.parked[f.stream].add(f)
+	if f.behind() && f.running.CompareAndSwap(false, true) {
+		c.feedsRunning.Add(1)
+		go c.runFeed(f)
+	}
+}
+
 // startFeed starts a goroutine that delivers f's messages, unless one runs
 // or the feed or the connection has ended.
 func (c *conn) startFeed(f *feed) {

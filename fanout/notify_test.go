@@ -20,7 +20,14 @@ type idleClient struct {
 
 func newIdleClient(t *testing.T) *idleClient {
 	t.Helper()
-	srv, path := serveHub(t, []string{"s.>"}, ServerConfig{IdleAfter: time.Millisecond})
+	return newClientIdleAfter(t, time.Millisecond)
+}
+
+// newClientIdleAfter is newIdleClient with a server whose connections give
+// their goroutines up after idleAfter.
+func newClientIdleAfter(t *testing.T, idleAfter time.Duration) *idleClient {
+	t.Helper()
+	srv, path := serveHub(t, []string{"s.>"}, ServerConfig{IdleAfter: idleAfter})
 	nc, err := net.Dial("unix", path)
 	if err != nil {
 		t.Fatal(err)
@@ -137,4 +144,24 @@ func TestConn_AParkedFeedLeavesItsNotifierWithItsLastSUB(t *testing.T) {
 	if n != 0 {
 		t.Fatalf("%d feeds parked after the last UNSUB, want 0", n)
 	}
+}
+
+// TestConn_ASUBToAQuietSubjectStartsNoGoroutine subscribes on a server
+// whose goroutines linger for an hour: the new feed starts parked, with no
+// goroutine of its own, and the first message starts one.
+func TestConn_ASUBToAQuietSubjectStartsNoGoroutine(t *testing.T) {
+	c := newClientIdleAfter(t, time.Hour)
+	c.send(t, "CONNECT {\"verbose\":false}\r\nSUB s.x 1\r\nPING\r\n")
+	c.expect(t, "PONG")
+	sc := c.conn(t)
+	st := c.hub.Streams()[0]
+	sc.mu.Lock()
+	running := sc.feeds[st].running.Load()
+	sc.mu.Unlock()
+	if running {
+		t.Fatal("a SUB to a subject with nothing new started a goroutine")
+	}
+	st.Append(time.Now(), Incoming{Subject: "s.x", Data: []byte("hi")})
+	c.expect(t, "MSG s.x 1 2")
+	c.expect(t, "hi")
 }
