@@ -58,8 +58,10 @@
 // closes a slow consumer, without an -ERR, so that clients reconnect;
 // messages a connection has not taken stay in the hub, shared, so a slow
 // connection costs at most 512 KiB of its own (outbound.go). An idle
-// connection holds one goroutine, its reader: its writer and its feeds stop
-// after ServerConfig.IdleAfter without traffic (write.go, notify.go).
+// connection holds one goroutine, its reader: its writer stops after
+// ServerConfig.IdleAfter without messages to send, or at once when it sent
+// the server's own frames only, and its feeds start parked and park again
+// after IdleAfter without messages (write.go, notify.go).
 //
 // # What is not buffered is passed through
 //

@@ -165,3 +165,13 @@ func TestConn_ASUBToAQuietSubjectStartsNoGoroutine(t *testing.T) {
 	c.expect(t, "MSG s.x 1 2")
 	c.expect(t, "hi")
 }
+
+// TestConn_AWriterThatSentOnlyTheServersFramesStops connects to a server
+// whose goroutines linger for an hour: the writer that sent INFO and PONG
+// stops at once, as the client is receiving nothing.
+func TestConn_AWriterThatSentOnlyTheServersFramesStops(t *testing.T) {
+	c := newClientIdleAfter(t, time.Hour)
+	c.send(t, "CONNECT {\"verbose\":false}\r\nPING\r\n")
+	c.expect(t, "PONG")
+	waitIdle(t, c.conn(t))
+}

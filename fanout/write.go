@@ -3,6 +3,7 @@ package fanout
 import (
 	"errors"
 	"net"
+	"slices"
 	"time"
 
 	"github.com/natsfan/natsfan/fanout/protocol"
@@ -15,7 +16,10 @@ import (
 // that there is more. The writer sends until nothing has been queued for
 // ServerConfig.IdleAfter, then stops: a connection that receives now and
 // then keeps its writer, and its messages the latency of one hand-off, not
-// of starting a goroutine.
+// of starting a goroutine. A writer whose last flight held only the
+// server's own frames (INFO, PONG, PING, +OK, -ERR) stops as soon as it has
+// sent them: a consumer that has just connected, or answered a PING, is
+// not receiving.
 //
 // writing is set while a writer runs, and only a writer that sets it
 // (compare-and-swap from false) runs: so at most one runs at a time. A
@@ -48,6 +52,7 @@ func (c *conn) write() {
 	var f flight
 	var iovs net.Buffers
 	var linger *time.Timer
+	carried := false // the last flight carried messages, not only the server's own frames
 	defer func() {
 		if linger != nil {
 			linger.Stop()
@@ -74,6 +79,7 @@ func (c *conn) write() {
 			iov := iovs
 			n, err := c.send(&iov)
 			delivered := f.delivered(n)
+			carried = slices.ContainsFunc(f.msgs, func(n int) bool { return n > 0 })
 			c.srv.delivered.Add(uint64(delivered))
 			if delivered > 0 && err == nil {
 				c.active() // not for what a failed write had written before it blocked
@@ -97,15 +103,17 @@ func (c *conn) write() {
 		if sent || !c.idle() {
 			continue // more may have come meanwhile, or the connection is closing
 		}
-		if linger == nil {
-			linger = time.NewTimer(c.srv.cfg.IdleAfter)
-		} else {
-			linger.Reset(c.srv.cfg.IdleAfter)
-		}
-		select {
-		case <-c.kick:
-			continue
-		case <-linger.C:
+		if carried { // a consumer that is receiving: wait for more
+			if linger == nil {
+				linger = time.NewTimer(c.srv.cfg.IdleAfter)
+			} else {
+				linger.Reset(c.srv.cfg.IdleAfter)
+			}
+			select {
+			case <-c.kick:
+				continue
+			case <-linger.C:
+			}
 		}
 		c.writing.Store(false)
 		select {
