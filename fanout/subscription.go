@@ -215,18 +215,25 @@ func (h *Hub) Subscribe(ctx context.Context, pattern string, opts ...SubscribeOp
 	// before either can reach it. context.AfterFunc may call its function
 	// before it returns the stop function that end calls, so the function
 	// waits until the stop function is stored.
-	armed := make(chan struct{})
-	s.stopCtx = context.AfterFunc(ctx, func() {
-		<-armed
-		s.Close()
-	})
-	close(armed)
+	s.stopCtx = neverStarted
+	if ctx.Done() != nil { // else it never ends: the Server's feeds and groups close theirs
+		armed := make(chan struct{})
+		s.stopCtx = context.AfterFunc(ctx, func() {
+			<-armed
+			s.Close()
+		})
+		close(armed)
+	}
 	if err := h.register(s); err != nil {
 		s.end(err)
 		return nil, err
 	}
 	return s, nil
 }
+
+// neverStarted stands for the stop function of a context.AfterFunc that a
+// subscription whose context cannot end does not need.
+func neverStarted() bool { return false }
 
 // Pattern returns the pattern the subscription was made with.
 func (s *Subscription) Pattern() string { return s.pattern }
