@@ -33,9 +33,9 @@ type feed struct {
 	running atomic.Bool   // a goroutine delivers the feed's messages (notify.go)
 
 	// Guarded by conn.mu.
-	all   []feedEntry            // SUBs whose subject covers the whole stream: every message matches
-	exact map[string][]feedEntry // SUBs on a literal subject, by subject
-	wild  []feedEntry            // other SUBs with wildcards
+	all   []feedEntry // SUBs whose subject covers the whole stream: every message matches
+	exact literals    // SUBs on a literal subject
+	wild  []feedEntry // other SUBs with wildcards
 }
 
 type feedEntry struct {
@@ -54,10 +54,7 @@ func (f *feed) add(cs *connSub, stream string, from uint64) {
 		f.wild = append(f.wild, e)
 		return
 	}
-	if f.exact == nil {
-		f.exact = make(map[string][]feedEntry, 1)
-	}
-	f.exact[cs.subject] = append(f.exact[cs.subject], e)
+	f.exact.add(e)
 }
 
 // remove drops cs from the index and reports whether it was there.
@@ -72,17 +69,7 @@ func (f *feed) remove(cs *connSub) bool {
 		f.wild = slices.DeleteFunc(f.wild, is)
 		return len(f.wild) < n
 	}
-	entries, ok := f.exact[cs.subject]
-	if !ok {
-		return false
-	}
-	n := len(entries)
-	if entries = slices.DeleteFunc(entries, is); len(entries) == 0 {
-		delete(f.exact, cs.subject)
-	} else {
-		f.exact[cs.subject] = entries
-	}
-	return len(entries) < n
+	return f.exact.remove(cs)
 }
 
 // soleSub is a feed's only SUB, and how to tell the messages it takes.
@@ -96,15 +83,14 @@ type soleSub struct {
 // (takes says): a SUB on a literal subject is found by m's.
 func (f *feed) soleFor(m *Msg) (soleSub, bool) {
 	switch {
-	case len(f.all)+len(f.exact)+len(f.wild) != 1:
-		return soleSub{}, false
-	case len(f.all) == 1:
+	case len(f.all) == 1 && len(f.wild) == 0 && f.exact.empty():
 		return soleSub{feedEntry: f.all[0], every: true}, true
-	case len(f.wild) == 1:
+	case len(f.wild) == 1 && len(f.all) == 0 && f.exact.empty():
 		return soleSub{feedEntry: f.wild[0]}, true
-	}
-	if entries := f.exact[m.Subject()]; len(entries) == 1 {
-		return soleSub{feedEntry: entries[0], literal: true}, true
+	case len(f.all) == 0 && len(f.wild) == 0:
+		if e, ok := f.exact.only(m.Subject()); ok {
+			return soleSub{feedEntry: e, literal: true}, true
+		}
 	}
 	return soleSub{}, false
 }
@@ -124,7 +110,7 @@ func (s soleSub) takes(m *Msg) bool {
 }
 
 // empty reports whether no SUB reads the feed any more.
-func (f *feed) empty() bool { return len(f.all) == 0 && len(f.exact) == 0 && len(f.wild) == 0 }
+func (f *feed) empty() bool { return len(f.all) == 0 && f.exact.empty() && len(f.wild) == 0 }
 
 // match appends to into the SUBs of the feed that m goes to: those whose
 // subject matches it and that came before it.
@@ -134,11 +120,11 @@ func (f *feed) match(m *Msg, into []*connSub) []*connSub {
 			into = append(into, e.cs)
 		}
 	}
-	if len(f.exact) == 0 && len(f.wild) == 0 {
+	if f.exact.empty() && len(f.wild) == 0 {
 		return into
 	}
-	for _, e := range f.exact[m.Subject()] {
-		if m.Seq() > e.from {
+	for _, e := range f.exact.candidates(m.Subject()) {
+		if m.Seq() > e.from && e.cs.subject == m.Subject() {
 			into = append(into, e.cs)
 		}
 	}
