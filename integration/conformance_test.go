@@ -131,6 +131,47 @@ func TestDifferential_SubscribeNatsGo(t *testing.T) {
 	})
 }
 
+// TestDifferential_SubscribeFromManyConnectionsNatsGo: nats.go clients in
+// processes of their own, each with one subscription to the buffered
+// subject (the whole of it, twice, a wildcard within it and a literal
+// subject), receive what they receive from nats-server. Through natsfan
+// they send from the frames the stream encodes once for them all
+// (fanout/wire.go), where one connection with two SUBs encodes its own.
+func TestDifferential_SubscribeFromManyConnectionsNatsGo(t *testing.T) {
+	const literal = "orders.eu.new" // two of ordersMessages
+	differential(t, diffOptions{Subjects: "orders.>"}, func(t *testing.T, tg *diffTarget) []subscriptionObservation {
+		var subs []*nats.Subscription
+		for _, p := range []string{"orders.>", "orders.>", "orders.*.new", literal} {
+			nc := tg.Connect(t)
+			sub, err := nc.SubscribeSync(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := nc.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			subs = append(subs, sub)
+		}
+		publishRaw(t, tg.Upstream, ordersMessages()...)
+		obs := make([]subscriptionObservation, len(subs))
+		for i, sub := range subs {
+			obs[i] = subscriptionObservation{Subject: sub.Subject}
+			if sub.Subject != literal {
+				obs[i].Messages = receiveUntil(t, sub, ordersEnd)
+				continue
+			}
+			for range 2 {
+				m, err := sub.NextMsg(5 * time.Second)
+				if err != nil {
+					t.Fatalf("%s: after %d messages: %v", literal, len(obs[i].Messages), err)
+				}
+				obs[i].Messages = append(obs[i].Messages, received(m))
+			}
+		}
+		return obs
+	})
+}
+
 // TestDifferential_SubscribeNatsJS: a nats.js client on natsfan's
 // NATSFAN_LISTEN receives what it receives from nats-server.
 func TestDifferential_SubscribeNatsJS(t *testing.T) {
