@@ -81,11 +81,18 @@ func notify(st *Stream, p *parked) {
 
 // park registers f, which has caught up with its stream, with the stream's
 // notifier, and reports whether its goroutine may stop: true unless more
-// came meanwhile and this goroutine carries on.
+// came meanwhile and this goroutine carries on. A feed that has lost its
+// last SUB, or whose connection has closed, is not registered: nothing
+// would take it off the list again.
 func (c *conn) park(f *feed) bool {
 	f.running.Store(false)
-	c.srv.parked[f.stream].add(f)
-	if !f.behind() {
+	c.mu.Lock()
+	current := !c.closed && c.feeds[f.stream] == f
+	if current {
+		c.srv.parked[f.stream].add(f)
+	}
+	c.mu.Unlock()
+	if !current || !f.behind() {
 		return true
 	}
 	// Something came between the last look and the registration: carry

@@ -175,3 +175,32 @@ func TestConn_AWriterThatSentOnlyTheServersFramesStops(t *testing.T) {
 	c.expect(t, "PONG")
 	waitIdle(t, c.conn(t))
 }
+
+// TestConn_AFeedThatParksAfterItsLastUNSUBIsNotKept parks a feed whose
+// last SUB has just gone, as its goroutine does when its linger ends while
+// the reader handles the UNSUB: the notifier must not keep it (and its
+// connection) until the stream next grows.
+func TestConn_AFeedThatParksAfterItsLastUNSUBIsNotKept(t *testing.T) {
+	c := newIdleClient(t)
+	c.send(t, "CONNECT {\"verbose\":false}\r\nSUB s.x 1\r\nPING\r\n")
+	c.expect(t, "PONG")
+	sc := c.conn(t)
+	waitIdle(t, sc)
+	st := c.hub.Streams()[0]
+	sc.mu.Lock()
+	f := sc.feeds[st]
+	sc.mu.Unlock()
+	c.send(t, "UNSUB 1\r\nPING\r\n")
+	c.expect(t, "PONG")
+	f.running.Store(true) // the goroutine that is about to park
+	if !sc.park(f) {
+		t.Fatal("the feed's goroutine carries on after its last UNSUB")
+	}
+	p := c.srv.parked[st]
+	p.mu.Lock()
+	n := len(p.feeds)
+	p.mu.Unlock()
+	if n != 0 {
+		t.Fatalf("%d feeds parked after the last UNSUB, want 0", n)
+	}
+}
