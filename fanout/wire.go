@@ -42,6 +42,11 @@ const wireBudget = 8 << 20
 // be shared: one consumer would only pay for the copy.
 const wireMinFeeds = 2
 
+// wireKeysMax is the most wireKeys a batch has frames for. A client picks
+// its sids, and each batch's keys are searched one by one; a connection
+// whose key does not fit encodes its own.
+const wireKeysMax = 8
+
 // wirePieceMax is the most bytes of frames in one piece: small enough that
 // a consumer that sends the end of a piece does not hold much more than it
 // counts.
@@ -189,8 +194,8 @@ type wireMade struct {
 }
 
 // frames returns the frames of batch b for key, encoding them if no
-// consumer has yet; nil if b is older than every batch whose frames the
-// full cache keeps. A consumer that far behind the others encodes its own:
+// consumer has yet; nil if b already has frames for wireKeysMax other
+// keys, or is older than every batch whose frames the full cache keeps. A consumer that far behind the others encodes its own:
 // frames made for it would push out those that consumers nearer the newest
 // messages are about to send, and they would make them again.
 func (c *wireCache) frames(b *batchInfo, key wireKey) *wireFrames {
@@ -206,6 +211,9 @@ func (c *wireCache) frames(b *batchInfo, key wireKey) *wireFrames {
 		return w
 	}
 	if len(c.made) > 0 && c.bytes >= wireBudget/2 && b.msgs[0].seq < c.made[0].batch.msgs[0].seq {
+		return nil
+	}
+	if len(b.wireAll()) >= wireKeysMax {
 		return nil
 	}
 	w := encodeWire(b.msgs, key)

@@ -245,6 +245,13 @@ func TestWireCache_EncodesABatchOnceAndKeepsItsBudget(t *testing.T) {
 	if len(batches[len(batches)-1].wireAll()) != 2 {
 		t.Error("the newest batch lost its frames")
 	}
+	last := batches[len(batches)-1]
+	for sid := range 2 * wireKeysMax {
+		w := c.frames(last, wireKey{sid: fmt.Sprint(100 + sid), headers: true})
+		if keys := len(last.wireAll()); keys > wireKeysMax || w == nil && keys < wireKeysMax {
+			t.Fatalf("a batch has frames for %d keys (encoded for sid %d: %v), want up to %d", keys, 100+sid, w != nil, wireKeysMax)
+		}
+	}
 	held := 0
 	for _, b := range batches {
 		for _, w := range b.wireAll() {
