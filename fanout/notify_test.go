@@ -124,24 +124,14 @@ func TestConn_IdleConnectionsWakeForEveryMessage(t *testing.T) {
 // TestConn_AParkedFeedLeavesItsNotifierWithItsLastSUB unsubscribes a
 // connection whose feed has parked: the stream's notifier lets go of it.
 func TestConn_AParkedFeedLeavesItsNotifierWithItsLastSUB(t *testing.T) {
-	c := newIdleClient(t)
-	c.send(t, "CONNECT {\"verbose\":false}\r\nSUB s.x 1\r\nPING\r\n")
-	c.expect(t, "PONG")
-	sc := c.conn(t)
-	waitIdle(t, sc)
+	c, _ := newParkedClient(t)
 	p := c.srv.parked[c.hub.Streams()[0]]
-	p.mu.Lock()
-	n := len(p.feeds)
-	p.mu.Unlock()
-	if n != 1 {
+	if n := p.count(); n != 1 {
 		t.Fatalf("%d feeds parked, want 1", n)
 	}
 	c.send(t, "UNSUB 1\r\nPING\r\n")
 	c.expect(t, "PONG")
-	p.mu.Lock()
-	n = len(p.feeds)
-	p.mu.Unlock()
-	if n != 0 {
+	if n := p.count(); n != 0 {
 		t.Fatalf("%d feeds parked after the last UNSUB, want 0", n)
 	}
 }
@@ -181,11 +171,7 @@ func TestConn_AWriterThatSentOnlyTheServersFramesStops(t *testing.T) {
 // the reader handles the UNSUB: the notifier must not keep it (and its
 // connection) until the stream next grows.
 func TestConn_AFeedThatParksAfterItsLastUNSUBIsNotKept(t *testing.T) {
-	c := newIdleClient(t)
-	c.send(t, "CONNECT {\"verbose\":false}\r\nSUB s.x 1\r\nPING\r\n")
-	c.expect(t, "PONG")
-	sc := c.conn(t)
-	waitIdle(t, sc)
+	c, sc := newParkedClient(t)
 	st := c.hub.Streams()[0]
 	sc.mu.Lock()
 	f := sc.feeds[st]
@@ -196,11 +182,25 @@ func TestConn_AFeedThatParksAfterItsLastUNSUBIsNotKept(t *testing.T) {
 	if !sc.park(f) {
 		t.Fatal("the feed's goroutine carries on after its last UNSUB")
 	}
-	p := c.srv.parked[st]
-	p.mu.Lock()
-	n := len(p.feeds)
-	p.mu.Unlock()
-	if n != 0 {
+	if n := c.srv.parked[st].count(); n != 0 {
 		t.Fatalf("%d feeds parked after the last UNSUB, want 0", n)
 	}
+}
+
+// newParkedClient is an idle client with one SUB, whose feed has parked.
+func newParkedClient(t *testing.T) (*idleClient, *conn) {
+	t.Helper()
+	c := newIdleClient(t)
+	c.send(t, "CONNECT {\"verbose\":false}\r\nSUB s.x 1\r\nPING\r\n")
+	c.expect(t, "PONG")
+	sc := c.conn(t)
+	waitIdle(t, sc)
+	return c, sc
+}
+
+// count returns how many feeds are parked.
+func (p *parked) count() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.feeds)
 }
