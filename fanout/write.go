@@ -97,6 +97,13 @@ func (c *conn) write() {
 		f.release()
 		if closing {
 			c.nc.Close()
+			// What was queued while the last write failed will never be
+			// sent: give its chunks back now, not when the connection is
+			// collected, which timers that still point at it may put off.
+			c.mu.Lock()
+			c.out.take(&f)
+			c.mu.Unlock()
+			f.release()
 			close(c.writerDone)
 			return
 		}
