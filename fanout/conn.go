@@ -15,7 +15,8 @@ import (
 
 // conn is one client connection. Its goroutines:
 //
-//   - run reads and parses what the client sends and answers it;
+//   - read reads and parses what the client sends and answers it, then
+//     releases the connection once it closes;
 //   - write sends what is queued in out, all of it in one write; it runs
 //     only while there is something to send (wake starts it), so that an
 //     idle connection does not keep its stack;
@@ -38,11 +39,14 @@ type conn struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	// Owned by run.
-	parser      protocol.Parser
-	verbose     bool
-	unflushed   bool // a SUB subscribed upstream since the last PONG (publish.go)
-	sawActivity bool // the read being parsed had a command that counts as activity
+	// Owned by the goroutine that reads (read), which a new one takes over
+	// from now and then.
+	parser       protocol.Parser
+	verbose      bool
+	unflushed    bool        // a SUB subscribed upstream since the last PONG (publish.go)
+	sawActivity  bool        // the read being parsed had a command that counts as activity
+	grewStack    bool        // the read being parsed had a command that grows the reader's stack (read)
+	connectTimer *time.Timer // closes the connection unless CONNECT comes first; nil once it has
 
 	headers    atomic.Bool   // the client handles HMSG
 	pingsOut   atomic.Int32  // PINGs sent and not answered
@@ -97,23 +101,14 @@ func newConn(s *Server, nc net.Conn, id uint64) *conn {
 	return c
 }
 
-// run serves the connection until it closes, then releases everything.
+// run serves the connection: it starts the connection's timers and reads
+// what the client sends.
 func (c *conn) run() {
-	var closed closedConn
-	defer func() { c.srv.forget(c, &closed) }()
 	c.pinger = time.AfterFunc(c.srv.cfg.PingInterval, c.ping)
-	connectTimer := time.AfterFunc(c.srv.cfg.ConnectTimeout, func() {
+	c.connectTimer = time.AfterFunc(c.srv.cfg.ConnectTimeout, func() {
 		c.closeWith(CloseConnectTimeout, protocol.TextAuthTimeout)
 	})
-	c.read(connectTimer)
-	connectTimer.Stop()
-
-	c.closeWith(CloseClient, "")
-	<-c.writerDone
-	c.pinger.Stop()
-	c.closedInfo(&closed)
-	c.endSubs()
-	c.feedsRunning.Wait()
+	c.read(make([]byte, minReadBuffer))
 }
 
 // Consumers send little (CONNECT, SUB, PONG), and an idle connection's
@@ -124,34 +119,58 @@ const (
 	maxReadBuffer = 32 << 10
 )
 
-// read parses what the client sends until the connection fails or closes.
-func (c *conn) read(connectTimer *time.Timer) {
-	buf := make([]byte, minReadBuffer)
+// read parses what the client sends into buf until the connection fails or
+// closes, then releases the connection.
+//
+// A goroutine blocked in Read keeps the stack it grew, and the runtime
+// shrinks a stack only to four times what is in use: a reader that handled
+// a CONNECT or a SUB, which grow it to 4 KiB, would hold 4 KiB for as long
+// as its client stays idle, most of an idle consumer's cost. So after a
+// read that held one of those, read goes on in a new goroutine, which
+// blocks on the smallest stack (2 KiB) and lets the old one go.
+func (c *conn) read(buf []byte) {
 	for {
 		n, err := c.nc.Read(buf)
 		if n > 0 {
-			perr := c.parser.Parse(buf[:n], func(cmd *protocol.Command) error {
-				if cmd.Op == protocol.OpConnect {
-					connectTimer.Stop()
-				}
-				return c.handle(cmd)
-			})
+			perr := c.parser.Parse(buf[:n], c.handle)
 			if c.sawActivity { // once a read, not once a command: time.Now costs
 				c.sawActivity = false
 				c.active()
 			}
 			if perr != nil {
 				c.protocolError(perr)
-				return
+				break
 			}
 			if n == len(buf) && len(buf) < maxReadBuffer {
 				buf = make([]byte, 2*len(buf)) // the parser keeps what it needs of the old one
 			}
 		}
 		if err != nil {
-			return // the client went away, or closeWith closed the connection
+			break // the client went away, or closeWith closed the connection
+		}
+		if c.grewStack {
+			c.grewStack = false
+			go c.read(buf)
+			return
 		}
 	}
+	c.release()
+}
+
+// release closes the connection, waits for its writer and feeds to end,
+// and gives back everything it held.
+func (c *conn) release() {
+	if c.connectTimer != nil {
+		c.connectTimer.Stop()
+	}
+	c.closeWith(CloseClient, "")
+	<-c.writerDone
+	c.pinger.Stop()
+	var closed closedConn
+	c.closedInfo(&closed)
+	c.endSubs()
+	c.feedsRunning.Wait()
+	c.srv.forget(c, &closed)
 }
 
 // errClose stops parsing once the connection is closing.
@@ -183,7 +202,10 @@ func (c *conn) protocolError(err error) {
 // closing, which stops the parser.
 func (c *conn) handle(cmd *protocol.Command) error {
 	switch cmd.Op {
-	case protocol.OpConnect, protocol.OpSub, protocol.OpUnsub, protocol.OpPub, protocol.OpHPub:
+	case protocol.OpConnect, protocol.OpSub, protocol.OpUnsub:
+		c.grewStack = true
+		c.sawActivity = true
+	case protocol.OpPub, protocol.OpHPub:
 		c.sawActivity = true // what nats-server counts as activity; PINGs are not
 	}
 	switch cmd.Op {
@@ -210,6 +232,10 @@ func (c *conn) handle(cmd *protocol.Command) error {
 }
 
 func (c *conn) handleConnect(cmd *protocol.Command) error {
+	if c.connectTimer != nil {
+		c.connectTimer.Stop()
+		c.connectTimer = nil
+	}
 	info, err := protocol.ParseConnect(cmd.Arg)
 	if err == nil {
 		err = info.Validate()
