@@ -150,6 +150,8 @@ func panel(points []point, size int, ns []int, ylabel string) (*plot.Plot, error
 		p.Title.Text += ": not measured"
 		p.X.Scale, p.Y.Scale, p.Y.Tick.Marker = plot.LinearScale{}, plot.LinearScale{}, plot.DefaultTicks{}
 	}
+	widenLogRange(&p.X)
+	widenLogRange(&p.Y)
 	if len(lossy) > 0 {
 		crosses, err := plotter.NewScatter(lossy)
 		if err != nil {
@@ -161,6 +163,15 @@ func panel(points []point, size int, ns []int, ylabel string) (*plot.Plot, error
 		p.Legend.Add("messages lost", crosses)
 	}
 	return p, nil
+}
+
+// widenLogRange gives a log axis whose data is one value (one N, or one
+// point) a range around it: plot would otherwise widen it by one either
+// side, and a log scale cannot show zero or less.
+func widenLogRange(a *plot.Axis) {
+	if _, log := a.Scale.(plot.LogScale); log && a.Min == a.Max && a.Min > 0 {
+		a.Min, a.Max = a.Min/2, a.Max*2
+	}
 }
 
 // oneTwoFiveTicks labels a log axis at 1, 2 and 5 times each power of ten,
