@@ -45,7 +45,6 @@ type conn struct {
 	verbose      bool
 	unflushed    bool        // a SUB subscribed upstream since the last PONG (publish.go)
 	sawActivity  bool        // the read being parsed had a command that counts as activity
-	grewStack    bool        // the read being parsed had a command that grows the reader's stack (read)
 	connectTimer *time.Timer // closes the connection unless CONNECT comes first; nil once it has
 
 	headers    atomic.Bool   // the client handles HMSG
@@ -124,18 +123,22 @@ const (
 //
 // A goroutine blocked in Read keeps the stack it grew, and the runtime
 // shrinks a stack only to four times what is in use: a reader that handled
-// a CONNECT or a SUB, which grow it to 4 KiB, would hold 4 KiB for as long
-// as its client stays idle, most of an idle consumer's cost. So after a
-// read that held one of those, read goes on in a new goroutine, which
-// blocks on the smallest stack (2 KiB) and lets the old one go.
+// a CONNECT, SUB, UNSUB or PUB, which grow it to 4 KiB, would hold 4 KiB
+// for as long as its client stays idle, most of an idle consumer's or
+// publisher's cost. So after a read that held one of those, unless it
+// filled buf (a client that streams has its next read waiting), read goes
+// on in a new goroutine, which blocks on the smallest stack (2 KiB) and
+// lets the old one go.
 func (c *conn) read(buf []byte) {
 	for {
 		n, err := c.nc.Read(buf)
+		handOff := false
 		if n > 0 {
 			perr := c.parser.Parse(buf[:n], c.handle)
 			if c.sawActivity { // once a read, not once a command: time.Now costs
 				c.sawActivity = false
 				c.active()
+				handOff = n < len(buf) // not while the client streams: its next read is waiting
 			}
 			if perr != nil {
 				c.protocolError(perr)
@@ -148,8 +151,7 @@ func (c *conn) read(buf []byte) {
 		if err != nil {
 			break // the client went away, or closeWith closed the connection
 		}
-		if c.grewStack {
-			c.grewStack = false
+		if handOff {
 			go c.read(buf)
 			return
 		}
@@ -202,11 +204,8 @@ func (c *conn) protocolError(err error) {
 // closing, which stops the parser.
 func (c *conn) handle(cmd *protocol.Command) error {
 	switch cmd.Op {
-	case protocol.OpConnect, protocol.OpSub, protocol.OpUnsub:
-		c.grewStack = true
-		c.sawActivity = true
-	case protocol.OpPub, protocol.OpHPub:
-		c.sawActivity = true // what nats-server counts as activity; PINGs are not
+	case protocol.OpConnect, protocol.OpSub, protocol.OpUnsub, protocol.OpPub, protocol.OpHPub:
+		c.sawActivity = true // what nats-server counts as activity, PINGs not; they grow the stack (read)
 	}
 	switch cmd.Op {
 	case protocol.OpConnect:
