@@ -197,8 +197,15 @@ func slabSize(n int) uint64 {
 }
 
 // allocSize is what an allocation of n bytes takes: its size class, or
-// whole 8 KiB pages for a large one.
+// whole 8 KiB pages for a large one. Every allocation it is asked about
+// under 16 bytes holds no pointers, and so comes from the tiny allocator's
+// 16-byte blocks, which it keeps whole (the race detector gives it a block
+// of its own).
 func allocSize(n int) uint64 {
+	const tinyBlock = 16
+	if n > 0 && n < tinyBlock {
+		return tinyBlock
+	}
 	if i, _ := slices.BinarySearch(sizeClasses, n); i < len(sizeClasses) {
 		return uint64(sizeClasses[i])
 	}
