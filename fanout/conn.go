@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -125,20 +126,23 @@ const (
 // shrinks a stack only to four times what is in use: a reader that handled
 // a CONNECT, SUB, UNSUB or PUB, which grow it to 4 KiB, would hold 4 KiB
 // for as long as its client stays idle, most of an idle consumer's or
-// publisher's cost. So after a read that held one of those, unless it
-// filled buf (a client that streams has its next read waiting), read goes
-// on in a new goroutine, which blocks on the smallest stack (2 KiB) and
-// lets the old one go.
+// publisher's cost. So once the client has sent nothing of those for
+// quietAfter, read goes on in a new goroutine, which blocks on the
+// smallest stack (2 KiB), and lets the old one go. A read deadline tells
+// it the client went quiet; a client that stays busy starts no goroutine.
 func (c *conn) read(buf []byte) {
+	var armed time.Time // when the deadline was last set; zero: none is
 	for {
 		n, err := c.nc.Read(buf)
-		handOff := false
 		if n > 0 {
 			perr := c.parser.Parse(buf[:n], c.handle)
 			if c.sawActivity { // once a read, not once a command: time.Now costs
 				c.sawActivity = false
-				c.active()
-				handOff = n < len(buf) // not while the client streams: its next read is waiting
+				now := c.active()
+				if now.Sub(armed) > quietAfter/2 { // at most twice per quietAfter
+					_ = c.nc.SetReadDeadline(now.Add(quietAfter))
+					armed = now
+				}
 			}
 			if perr != nil {
 				c.protocolError(perr)
@@ -148,16 +152,22 @@ func (c *conn) read(buf []byte) {
 				buf = make([]byte, 2*len(buf)) // the parser keeps what it needs of the old one
 			}
 		}
-		if err != nil {
-			break // the client went away, or closeWith closed the connection
+		if err == nil {
+			continue
 		}
-		if handOff {
-			go c.read(buf)
+		if !armed.IsZero() && errors.Is(err, os.ErrDeadlineExceeded) {
+			_ = c.nc.SetReadDeadline(time.Time{})
+			go c.read(buf) // quiet: on a new stack, with no deadline
 			return
 		}
+		break // the client went away, or closeWith closed the connection
 	}
 	c.release()
 }
+
+// quietAfter is how long a client sends no command that counts as activity
+// before its reader moves to a new stack (read).
+const quietAfter = 100 * time.Millisecond
 
 // release closes the connection, waits for its writer and feeds to end,
 // and gives back everything it held.
@@ -417,8 +427,13 @@ func (c *conn) undelivered() uint64 {
 // connection's own, which would cost every connection about 1 KiB.
 func (c *conn) logField() zap.Field { return zap.String("conn", connName(c.id)) }
 
-// active records activity now, for /connz's last_activity and idle.
-func (c *conn) active() { c.lastActive.Store(time.Now().UnixNano()) }
+// active records activity now, for /connz's last_activity and idle, and
+// returns the time it recorded.
+func (c *conn) active() time.Time {
+	now := time.Now()
+	c.lastActive.Store(now.UnixNano())
+	return now
+}
 
 // abort closes the socket at once, whatever is queued.
 func (c *conn) abort() { c.nc.Close() }
