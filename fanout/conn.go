@@ -215,7 +215,7 @@ func (c *conn) protocolError(err error) {
 func (c *conn) handle(cmd *protocol.Command) error {
 	switch cmd.Op {
 	case protocol.OpConnect, protocol.OpSub, protocol.OpUnsub, protocol.OpPub, protocol.OpHPub:
-		c.sawActivity = true // what nats-server counts as activity, PINGs not; they grow the stack (read)
+		c.sawActivity = true // what nats-server counts as activity (PINGs are not); read watches it to move the reader once the client is quiet
 	}
 	switch cmd.Op {
 	case protocol.OpConnect:
