@@ -235,9 +235,9 @@ func (b *Buffer[T]) EnforceLag() int {
 
 // Changed returns a channel that is closed once the buffer holds an event
 // numbered after seq, or has ended (AppendErr): at once if it does
-// already. It lets one goroutine wait for appends on behalf of readers that
-// have none of their own (see fanout's notifier), where each reader's Next
-// would block a goroutine.
+// already. It lets a goroutine that serves a reader wait for appends
+// together with other events (see fanout's feeds), where the reader's Next
+// would block it.
 func (b *Buffer[T]) Changed(seq uint64) <-chan struct{} {
 	head := b.head.Load()
 	if head.seq > seq || head.err != nil {

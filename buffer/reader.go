@@ -261,3 +261,46 @@ func (r *Reader[T]) cut(cur *item[T], err error) bool {
 	r.buf.unregister(r)
 	return true
 }
+
+// Position is a place in a Buffer between two items: where a Reader stands
+// once it has read every event up to Seq. Writer-side code takes one with
+// Tail after an Append and hands it to a Reader's SkipTo, so that a reader
+// that knows it wants none of the events in between moves past them at
+// once rather than reading them.
+//
+// Holding a Position holds every item appended after it, as a Reader does:
+// hold one only while it is near the head.
+type Position[T any] struct {
+	seq, bytes uint64
+	link       *link[T]
+}
+
+// Seq returns the number of the last event before the position.
+func (p Position[T]) Seq() uint64 { return p.seq }
+
+// Tail returns the position after the last item appended: what a Reader
+// that has read everything stands on. It must be externally synchronised
+// with Append, as the writer calls it right after.
+func (b *Buffer[T]) Tail() Position[T] {
+	head := b.head.Load()
+	return Position[T]{seq: head.seq, bytes: head.bytes, link: head.link}
+}
+
+// SkipTo moves the reader forward to p, a position of its buffer, passing
+// over every event before it unread, and reports whether it moved: not if
+// it already stood at or after p, or has been cut off. Skipped events are
+// not reported in Batch.Missed: the caller chose to pass them over. It is
+// safe from any goroutine: a Next under way reads on from p, or, if it
+// moved first, leaves SkipTo nothing to do.
+func (r *Reader[T]) SkipTo(p Position[T]) bool {
+	for {
+		cur := r.pos.Load()
+		if cur.err != nil || p.seq <= cur.seq {
+			return false
+		}
+		target := &item[T]{seq: p.seq, bytes: p.bytes, link: p.link, gap: cur.gap}
+		if r.pos.CompareAndSwap(cur, target) {
+			return true
+		}
+	}
+}

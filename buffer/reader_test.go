@@ -295,3 +295,36 @@ func TestBuffer_ChangedClosesOnAppendAndEnd(t *testing.T) {
 		t.Fatal("the end of the buffer does not close Changed, or Ended is false")
 	}
 }
+
+// TestReader_SkipToPassesOverWhatCameBefore skips a reader to a position
+// taken after some appends: it reads on from there, its lag drops to what
+// came after, and a position behind it does not move it back.
+func TestReader_SkipToPassesOverWhatCameBefore(t *testing.T) {
+	b := New[int](Retention{MaxMessages: 100})
+	r, _ := b.NewReader(StartAtHead(), Lag{})
+	defer r.Close()
+	appendN(b, 1, 3)
+	early := b.Tail()
+	appendN(b, 4, 3)
+	p := b.Tail()
+	appendN(b, 7, 2)
+
+	if !r.SkipTo(p) {
+		t.Fatal("SkipTo did not move a reader standing before the position")
+	}
+	if got := r.Seq(); got != 6 {
+		t.Fatalf("Seq after SkipTo = %d, want 6", got)
+	}
+	if lag, _ := r.Lag(); lag != 2 {
+		t.Fatalf("lag after SkipTo = %d, want 2", lag)
+	}
+	if r.SkipTo(early) {
+		t.Fatal("SkipTo moved the reader back")
+	}
+	if got := readEvents(t, r, 2); !slices.Equal(got, []int{7, 8}) {
+		t.Fatalf("read %v after SkipTo, want [7 8]", got)
+	}
+	if lag, _ := r.Lag(); lag != 0 {
+		t.Fatalf("lag after reading on = %d, want 0", lag)
+	}
+}
