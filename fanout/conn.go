@@ -416,7 +416,7 @@ func (c *conn) undelivered() uint64 {
 	defer c.mu.Unlock()
 	n := uint64(c.out.messages())
 	for _, f := range c.feeds {
-		lag, _ := f.sub.Lag()
+		lag, _ := f.lag()
 		n += lag
 	}
 	return n

@@ -170,7 +170,6 @@ func (c *conn) removeSubLocked(cs *connSub) {
 		if f.remove(cs) && f.empty() {
 			delete(c.feeds, st)
 			st.feeds.Add(-1)
-			c.srv.parked[st].remove(f)
 			f.sub.Close() // its goroutine, if one runs, returns
 		}
 	}

@@ -332,7 +332,7 @@ func (c *conn) feedLagsLocked(streams []*Stream) []lag {
 	lags := make([]lag, len(streams))
 	for i, st := range streams {
 		if f := c.feeds[st]; f != nil {
-			m, b := f.sub.Lag()
+			m, b := f.lag()
 			lags[i] = lag{m, b}
 		}
 	}

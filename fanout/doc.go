@@ -52,7 +52,9 @@
 // SUBs (feed.go), and a queue group reads through one Subscription that
 // hands each message to one member (queue_group.go). The connections that
 // read a stream through one SUB each send from frames the stream encodes
-// once per sid (wire.go), not each from its own copy. The wire codec is in
+// once per sid (wire.go), not each from its own copy. Each message is
+// routed once, to the connections whose SUBs want it: those that want part
+// of a stream are neither woken by nor read the rest of it (route.go). The wire codec is in
 // the protocol subpackage. A connection that falls behind its lag limit,
 // or that takes no byte for the write deadline, is closed as nats-server
 // closes a slow consumer, without an -ERR, so that clients reconnect;
@@ -61,7 +63,7 @@
 // connection holds one goroutine, its reader: its writer stops after
 // ServerConfig.IdleAfter without messages to send, or at once when it sent
 // the server's own frames only, and its feeds start parked and park again
-// after IdleAfter without messages (write.go, notify.go).
+// after IdleAfter without messages (write.go, notify.go, route.go).
 //
 // # What is not buffered is passed through
 //

@@ -9,13 +9,14 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/natsfan/natsfan/buffer"
 	"github.com/natsfan/natsfan/subjects"
 )
 
 // feed is what one connection reads from one stream: a single subscription
-// to the whole stream, read by one goroutine while there is something to
-// read (notify.go), which routes each message to the connection's plain
-// SUBs that match it. However many SUBs a connection has on a stream, it
+// to the whole stream, read by one goroutine while there is something for
+// it (notify.go, route.go), which routes each message to the connection's
+// plain SUBs that match it. However many SUBs a connection has on a stream, it
 // holds one reader of the stream and at most one goroutine; a SUB is an
 // entry in the feed's index. The feed's lag is the
 // connection's: a connection that falls too far behind is a slow consumer,
@@ -28,9 +29,28 @@ import (
 type feed struct {
 	conn    *conn
 	stream  *Stream
+	router  *router       // the Server's router of the stream, whose index has the feed's SUBs (route.go)
 	sub     *Subscription // the whole stream, read by the feed's goroutine
 	targets []*connSub    // scratch for deliver, owned by the feed's goroutine: deliver may wait for room in the middle of it
 	running atomic.Bool   // a goroutine delivers the feed's messages (notify.go)
+
+	// The feed's goroutine waits for the router rather than for the
+	// stream's broadcast while strays, the wake-ups left since it read a
+	// message none of its SUBs wanted, are more than 0 (route.go).
+	strays       int           // owned by the feed's goroutine
+	awaitsRouter atomic.Bool   // the goroutine waits for poked
+	poked        chan struct{} // a message for the feed was routed while awaitsRouter was set
+
+	// What the router routed to the feed, for skipAhead.
+	since atomic.Uint64               // where the feed stood when it last waited for the router
+	first atomic.Pointer[routedFirst] // the first message routed to it after since
+	last  atomic.Uint64               // the last message routed to it
+
+	// Owned by the router: the last round that routed a message to the
+	// feed, and what it routed.
+	round                 uint64
+	roundFirst, roundLast uint64
+	roundBefore           buffer.Position[Msg]
 
 	// Guarded by conn.mu.
 	all   []feedEntry // SUBs whose subject covers the whole stream: every message matches
@@ -43,33 +63,43 @@ type feedEntry struct {
 	from uint64 // the stream's last sequence number when the SUB arrived
 }
 
-// add indexes cs, which receives messages of stream numbered after from.
-func (f *feed) add(cs *connSub, stream string, from uint64) {
-	e := feedEntry{cs: cs, from: from}
+// add indexes cs in the feed and in its router. cs receives the messages
+// of the stream appended from now on: the router has it before they come.
+func (f *feed) add(cs *connSub) {
+	every := subjects.Covers(cs.subject, f.stream.pattern)
+	f.router.routes.add(f, cs.subject, every)
+	e := feedEntry{cs: cs, from: f.stream.buf.Head().Seq()}
 	switch {
-	case subjects.Covers(cs.subject, stream):
+	case every:
 		f.all = append(f.all, e)
-		return
 	case !subjects.IsLiteral(cs.subject):
 		f.wild = append(f.wild, e)
-		return
+	default:
+		f.exact.add(e)
 	}
-	f.exact.add(e)
 }
 
-// remove drops cs from the index and reports whether it was there.
+// remove drops cs from the feed's index and its router's, and reports
+// whether it was there.
 func (f *feed) remove(cs *connSub) bool {
 	is := func(e feedEntry) bool { return e.cs == cs }
-	if n := len(f.all); slices.ContainsFunc(f.all, is) {
+	var found bool
+	every := slices.ContainsFunc(f.all, is)
+	switch {
+	case every:
 		f.all = slices.DeleteFunc(f.all, is)
-		return len(f.all) < n
-	}
-	if !subjects.IsLiteral(cs.subject) {
+		found = true
+	case !subjects.IsLiteral(cs.subject):
 		n := len(f.wild)
 		f.wild = slices.DeleteFunc(f.wild, is)
-		return len(f.wild) < n
+		found = len(f.wild) < n
+	default:
+		found = f.exact.remove(cs)
 	}
-	return f.exact.remove(cs)
+	if found {
+		f.router.routes.remove(f, cs.subject, every)
+	}
+	return found
 }
 
 // soleSub is a feed's only SUB, and how to tell the messages it takes.
@@ -146,19 +176,20 @@ func (c *conn) addToFeeds(cs *connSub, streams []*Stream) error {
 			if err != nil {
 				return err
 			}
-			f = &feed{conn: c, stream: st, sub: sub}
+			f = &feed{conn: c, stream: st, router: c.srv.routers[st], sub: sub, poked: make(chan struct{}, 1)}
 			c.feeds[st] = f
 			st.feeds.Add(1)
-			c.startParked(f)
 		}
-		f.add(cs, st.pattern, st.buf.Head().Seq())
+		f.add(cs)
 	}
 	return nil
 }
 
 // runFeed delivers a feed's messages until it has caught up with its
-// stream and nothing more came for ServerConfig.IdleAfter, when it parks (notify.go), or
-// the feed has no SUB left, or the connection closes.
+// stream and nothing more came for ServerConfig.IdleAfter, when it parks
+// (notify.go), or the feed has no SUB left, or the connection closes. It
+// waits for more on the stream's broadcast, or, if the feed wants little
+// of the stream, for its router (route.go).
 func (c *conn) runFeed(f *feed) {
 	defer c.feedsRunning.Done()
 	var linger *time.Timer
@@ -167,8 +198,9 @@ func (c *conn) runFeed(f *feed) {
 			linger.Stop()
 		}
 	}()
+	f.skipAhead() // a feed its router started may find its messages far ahead
 	for {
-		m, err := f.sub.nextNow()
+		m, err := f.next()
 		switch {
 		case errors.Is(err, ErrGap):
 			// Skipped ahead under the skip policy: the NATS protocol has no
@@ -184,39 +216,40 @@ func (c *conn) runFeed(f *feed) {
 			} else {
 				linger.Reset(c.srv.cfg.IdleAfter)
 			}
+			changed, poked := f.stream.buf.Changed(f.sub.readSeq()), (<-chan struct{})(nil)
+			if f.strays > 0 {
+				f.strays--
+				f.skipAhead()
+				at := f.sub.readSeq()
+				f.since.Store(at)
+				f.awaitsRouter.Store(true)
+				if f.hasMore() { // routed before the router could see awaitsRouter, or over
+					f.awaitsRouter.Store(false)
+					f.skipAhead()
+					continue
+				}
+				changed, poked = nil, f.poked
+			}
 			select {
-			case <-f.stream.buf.Changed(f.sub.readers[0].reader.Seq()):
-				continue
-			case <-f.sub.stopped():
-				continue // Next says why
+			case <-changed:
+			case <-poked:
+				f.skipAhead()
+			case <-f.sub.stopped(): // Next says why
 			case <-c.ctx.Done():
 				return // the connection closed: its SUBs go, and close the subscription
 			case <-linger.C:
+				f.awaitsRouter.Store(false)
+				if c.park(f) {
+					return
+				}
 			}
-			if c.park(f) {
-				return
-			}
+			f.awaitsRouter.Store(false)
 			continue
 		}
 		if !c.deliver(f, m) {
 			f.sub.Close()
 			return
 		}
-	}
-}
-
-// behind reports whether the feed has something to read: messages, or the
-// end of its subscription or of its stream. It may be called from any
-// goroutine: park calls it once it has given the feed up.
-func (f *feed) behind() bool {
-	if lag, _ := f.sub.Lag(); lag > 0 || f.stream.buf.Ended() {
-		return true
-	}
-	select {
-	case <-f.sub.stopped():
-		return true
-	default:
-		return false
 	}
 }
 
@@ -257,6 +290,9 @@ func (c *conn) deliver(f *feed, m *Msg) bool {
 func (c *conn) queueEach(f *feed, m *Msg, headers bool) error {
 	targets := f.match(m, f.targets[:0])
 	defer func() { f.targets = targets[:0] }()
+	if len(targets) == 0 {
+		f.strays = strayWakes // m woke the feed for nothing
+	}
 	for _, cs := range targets {
 		if c.out.full() {
 			if err := c.waitRoomLocked(f); err != nil {
@@ -273,6 +309,19 @@ func (c *conn) queueEach(f *feed, m *Msg, headers bool) error {
 		}
 	}
 	return nil
+}
+
+// next returns the feed's next message, or nil if it has none now. A feed
+// that waits for its router reads no further than what the router routed
+// to it: the rest it skips once the router has been through it.
+func (f *feed) next() (*Msg, error) {
+	if first := f.first.Load(); first != nil && first.seq <= f.sub.readSeq() {
+		f.first.CompareAndSwap(first, nil) // passed: it would hold what came after
+	}
+	if f.strays > 0 && f.sub.readAll() && !f.hasMore() {
+		return nil, nil
+	}
+	return f.sub.nextNow()
 }
 
 // errFeedGone ends a wait for room whose feed lost its last SUB, or whose

@@ -47,6 +47,7 @@ func (c *conn) queueShared(f *feed, p *wirePiece, sub soleSub, m *Msg) {
 	first := i
 	for k := range rest {
 		if !sub.takes(&rest[k]) {
+			f.strays = strayWakes // see queueEach
 			c.queueRun(p, sub, first, i+1+k)
 			first = i + 2 + k
 		}

@@ -28,6 +28,12 @@ func newIdleClient(t *testing.T) *idleClient {
 func newClientIdleAfter(t *testing.T, idleAfter time.Duration) *idleClient {
 	t.Helper()
 	srv, path := serveHub(t, []string{"s.>"}, ServerConfig{IdleAfter: idleAfter})
+	return dialIdleClient(t, srv, path)
+}
+
+// dialIdleClient connects another client to srv, listening on path.
+func dialIdleClient(t *testing.T, srv *Server, path string) *idleClient {
+	t.Helper()
 	nc, err := net.Dial("unix", path)
 	if err != nil {
 		t.Fatal(err)
@@ -59,15 +65,25 @@ func (c *idleClient) expect(t *testing.T, prefix string) string {
 	return line
 }
 
-// conn returns the server's side of the client's connection.
-func (c *idleClient) conn(t *testing.T) *conn {
+// conn returns the server's side of the client's connection, the only one
+// of its server.
+func (c *idleClient) conn(t *testing.T) *conn { return c.named(t, "") }
+
+// named returns the server's side of the connection whose CONNECT gave
+// name.
+func (c *idleClient) named(t *testing.T, name string) *conn {
 	t.Helper()
 	c.srv.mu.Lock()
 	defer c.srv.mu.Unlock()
 	for sc := range c.srv.conns {
-		return sc
+		sc.mu.Lock()
+		got := sc.client.name
+		sc.mu.Unlock()
+		if got == name {
+			return sc
+		}
 	}
-	t.Fatal("no connection")
+	t.Fatalf("no connection named %q", name)
 	return nil
 }
 
@@ -121,18 +137,18 @@ func TestConn_IdleConnectionsWakeForEveryMessage(t *testing.T) {
 	}
 }
 
-// TestConn_AParkedFeedLeavesItsNotifierWithItsLastSUB unsubscribes a
-// connection whose feed has parked: the stream's notifier lets go of it.
-func TestConn_AParkedFeedLeavesItsNotifierWithItsLastSUB(t *testing.T) {
+// TestConn_AParkedFeedLeavesItsRouterWithItsLastSUB unsubscribes a
+// connection whose feed has parked: the stream's router lets go of it.
+func TestConn_AParkedFeedLeavesItsRouterWithItsLastSUB(t *testing.T) {
 	c, _ := newParkedClient(t)
-	p := c.srv.parked[c.hub.Streams()[0]]
-	if n := p.count(); n != 1 {
-		t.Fatalf("%d feeds parked, want 1", n)
+	r := c.srv.routers[c.hub.Streams()[0]]
+	if n := r.routes.count(); n != 1 {
+		t.Fatalf("%d SUBs routed, want 1", n)
 	}
 	c.send(t, "UNSUB 1\r\nPING\r\n")
 	c.expect(t, "PONG")
-	if n := p.count(); n != 0 {
-		t.Fatalf("%d feeds parked after the last UNSUB, want 0", n)
+	if n := r.routes.count(); n != 0 {
+		t.Fatalf("%d SUBs routed after the last UNSUB, want 0", n)
 	}
 }
 
@@ -156,6 +172,71 @@ func TestConn_ASUBToAQuietSubjectStartsNoGoroutine(t *testing.T) {
 	c.expect(t, "hi")
 }
 
+// TestConn_AMessageStartsOnlyTheParkedFeedsThatWantIt subscribes two
+// clients to different subjects of a stream, on a server whose goroutines
+// linger for an hour, and appends two messages for one of them, one after
+// the other has arrived: the other client's feed stays parked, with no
+// goroutine, as a message of another subject is nothing to it.
+func TestConn_AMessageStartsOnlyTheParkedFeedsThatWantIt(t *testing.T) {
+	srv, path := serveHub(t, []string{"s.>"}, ServerConfig{IdleAfter: time.Hour})
+	busy, quiet := dialIdleClient(t, srv, path), dialIdleClient(t, srv, path)
+	busy.send(t, "CONNECT {\"verbose\":false,\"name\":\"busy\"}\r\nSUB s.busy 1\r\nPING\r\n")
+	busy.expect(t, "PONG")
+	quiet.send(t, "CONNECT {\"verbose\":false,\"name\":\"quiet\"}\r\nSUB s.quiet 1\r\nPING\r\n")
+	quiet.expect(t, "PONG")
+	st := busy.hub.Streams()[0]
+	// The router takes the messages one after the other: by the time the
+	// second arrives, it is done with the first.
+	for range 2 {
+		st.Append(time.Now(), Incoming{Subject: "s.busy", Data: []byte("hi")})
+		busy.expect(t, "MSG s.busy 1 2")
+		busy.expect(t, "hi")
+	}
+	sc := quiet.named(t, "quiet")
+	sc.mu.Lock()
+	running := sc.feeds[st].running.Load()
+	sc.mu.Unlock()
+	if running {
+		t.Fatal("messages of another subject started the quiet client's feed")
+	}
+}
+
+// TestConn_AFeedWaitingForItsRouterEndsWithItsLastSUB has a feed wait for
+// its router, as it does once it has read a message of another subject,
+// and unsubscribes: the feed's goroutine ends.
+func TestConn_AFeedWaitingForItsRouterEndsWithItsLastSUB(t *testing.T) {
+	c := newClientIdleAfter(t, time.Hour)
+	c.send(t, "CONNECT {\"verbose\":false}\r\nSUB s.mine 1\r\nPING\r\n")
+	c.expect(t, "PONG")
+	st := c.hub.Streams()[0]
+	st.Append(time.Now(), Incoming{Subject: "s.other", Data: []byte("no")}, Incoming{Subject: "s.mine", Data: []byte("hi")})
+	c.expect(t, "MSG s.mine 1 2")
+	c.expect(t, "hi")
+	sc := c.conn(t)
+	sc.mu.Lock()
+	f := sc.feeds[st]
+	sc.mu.Unlock()
+	for deadline := time.Now().Add(10 * time.Second); !f.awaitsRouter.Load(); {
+		if time.Now().After(deadline) {
+			t.Fatal("the feed never waited for its router")
+		}
+		time.Sleep(time.Millisecond) // polling a condition, with a deadline
+	}
+
+	c.send(t, "UNSUB 1\r\nPING\r\n")
+	c.expect(t, "PONG")
+	ended := make(chan struct{})
+	go func() {
+		sc.feedsRunning.Wait()
+		close(ended)
+	}()
+	select {
+	case <-ended:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the feed's goroutine did not end with its last SUB")
+	}
+}
+
 // TestConn_AWriterThatSentOnlyTheServersFramesStops connects to a server
 // whose goroutines linger for an hour: the writer that sent INFO and PONG
 // stops at once, as the client is receiving nothing.
@@ -164,27 +245,6 @@ func TestConn_AWriterThatSentOnlyTheServersFramesStops(t *testing.T) {
 	c.send(t, "CONNECT {\"verbose\":false}\r\nPING\r\n")
 	c.expect(t, "PONG")
 	waitIdle(t, c.conn(t))
-}
-
-// TestConn_AFeedThatParksAfterItsLastUNSUBIsNotKept parks a feed whose
-// last SUB has just gone, as its goroutine does when its linger ends while
-// the reader handles the UNSUB: the notifier must not keep it (and its
-// connection) until the stream next grows.
-func TestConn_AFeedThatParksAfterItsLastUNSUBIsNotKept(t *testing.T) {
-	c, sc := newParkedClient(t)
-	st := c.hub.Streams()[0]
-	sc.mu.Lock()
-	f := sc.feeds[st]
-	sc.mu.Unlock()
-	c.send(t, "UNSUB 1\r\nPING\r\n")
-	c.expect(t, "PONG")
-	f.running.Store(true) // the goroutine that is about to park
-	if !sc.park(f) {
-		t.Fatal("the feed's goroutine carries on after its last UNSUB")
-	}
-	if n := c.srv.parked[st].count(); n != 0 {
-		t.Fatalf("%d feeds parked after the last UNSUB, want 0", n)
-	}
 }
 
 // newParkedClient is an idle client with one SUB, whose feed has parked.
@@ -196,11 +256,4 @@ func newParkedClient(t *testing.T) (*idleClient, *conn) {
 	sc := c.conn(t)
 	waitIdle(t, sc)
 	return c, sc
-}
-
-// count returns how many feeds are parked.
-func (p *parked) count() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return len(p.feeds)
 }

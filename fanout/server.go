@@ -143,7 +143,7 @@ type Server struct {
 	conned        sync.WaitGroup // every connection's goroutines
 	groupsRunning sync.WaitGroup // every queue group's goroutine
 
-	parked map[*Stream]*parked // per stream, the feeds waiting for more (notify.go); never changes
+	routers map[*Stream]*router // per stream, which wakes the feeds a message is for (route.go); never changes
 
 	subs      atomic.Int64  // subscriptions of all connections
 	subsAdded atomic.Uint64 // SUBs ever accepted, and removed (UNSUB, or the connection closed)
@@ -181,7 +181,7 @@ func NewServer(hub *Hub, cfg ServerConfig, log *zap.Logger) *Server {
 	}
 	s.closedConns = newClosedRing()
 	s.pubErrLog.every = 10 * time.Second
-	s.startNotifiers()
+	s.startRouters()
 	if cfg.Upstream != nil {
 		cfg.Upstream.OnViolation(s.relayViolation)
 	}

@@ -3,6 +3,8 @@ package fanout
 import (
 	"context"
 	"errors"
+
+	"github.com/natsfan/natsfan/buffer"
 )
 
 // subscribeServer subscribes to pattern for the Server's feeds and queue
@@ -70,4 +72,25 @@ func (s *Subscription) skip(n int) {
 		s.from.last = s.pending[n-1].Seq()
 		s.pending = s.pending[n:]
 	}
+}
+
+// readSeq returns the sequence number of the last message of the one stream
+// a server subscription reads that it has read or passed over.
+func (s *Subscription) readSeq() uint64 { return s.readers[0].reader.Seq() }
+
+// readAll reports whether the subscription has no message of its current
+// batch left to read.
+func (s *Subscription) readAll() bool { return len(s.pending) == 0 }
+
+// skipTo moves a server subscription, which reads one stream and has read
+// all of its current batch, to p: it passes over the messages before p
+// unread, as it passes over those that do not match. It reports whether it
+// passed over any.
+func (s *Subscription) skipTo(p buffer.Position[Msg]) bool {
+	sr := s.readers[0]
+	if len(s.pending) > 0 || !sr.reader.SkipTo(p) {
+		return false
+	}
+	sr.last = p.Seq()
+	return true
 }

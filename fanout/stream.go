@@ -21,8 +21,9 @@ type Stream struct {
 	run     string // unique to this Stream: tells its sequence numbers from another run's
 	buf     *buffer.Buffer[Msg]
 
-	mu    sync.Mutex // serialises writes to buf
-	ended bool
+	mu      sync.Mutex // serialises writes to buf
+	ended   bool
+	routers []*router // the Servers' routers of the stream (route.go), handed every batch
 
 	wire  wireCache    // frames shared by socket consumers (wire.go)
 	feeds atomic.Int32 // socket connections reading it (feed.go)
@@ -61,9 +62,27 @@ func (s *Stream) Append(received time.Time, msgs ...Incoming) bool {
 		stored[i].seq = seq
 		wire += stored[i].wireSize()
 	}
+	before := s.buf.Tail()
 	s.buf.Append(stored, allocated+batchOverhead)
+	if len(s.routers) > 0 {
+		b := routedBatch{msgs: stored, size: allocated + batchOverhead, before: before, after: s.buf.Tail()}
+		for _, r := range s.routers {
+			r.post(b)
+		}
+	}
 	s.received.Add(wire)
 	return true
+}
+
+// addRouter hands r every batch from now on, and the stream's end.
+func (s *Stream) addRouter(r *router) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ended {
+		r.end()
+		return
+	}
+	s.routers = append(s.routers, r)
 }
 
 // batchOverhead is what a batch costs the buffer beyond the allocations
@@ -86,5 +105,8 @@ func (s *Stream) end(err error) {
 	if !s.ended {
 		s.ended = true
 		s.buf.AppendErr(err)
+		for _, r := range s.routers {
+			r.end()
+		}
 	}
 }

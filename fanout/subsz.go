@@ -161,7 +161,7 @@ func (s *Server) Subsz(opts SubszOptions) (*Subsz, error) {
 		c.mu.Lock()
 		for i, st := range streams {
 			if f := c.feeds[st]; f != nil {
-				m, b := f.sub.Lag()
+				m, b := f.lag()
 				feedLags[i] = lag{m, b}
 				sz.Streams[i].consider(feedLags[i], Furthest{Cid: c.id, Name: c.client.name})
 			}
