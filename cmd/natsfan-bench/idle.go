@@ -45,7 +45,7 @@ func measureIdle(natsfan sidecar, dir string, steps []int) ([]idleResult, error)
 	}
 	results := []idleResult{r}
 	for _, step := range steps {
-		more, err := connectIdle(sock, step-len(conns))
+		more, err := connectMany(step-len(conns), func(int) (*nats.Conn, error) { return connectOneIdle(sock) })
 		conns = append(conns, more...)
 		if err != nil {
 			return results, err
@@ -62,9 +62,9 @@ func measureIdle(natsfan sidecar, dir string, steps []int) ([]idleResult, error)
 	return results, nil
 }
 
-// connectIdle connects n idle consumers to the socket, eight at a time,
-// and returns those it connected.
-func connectIdle(sock string, n int) ([]*nats.Conn, error) {
+// connectMany makes n connections with connect, given 0 to n-1, eight at
+// a time, and returns those it made.
+func connectMany(n int, connect func(i int) (*nats.Conn, error)) ([]*nats.Conn, error) {
 	const workers = 8
 	var (
 		mu       sync.Mutex
@@ -72,11 +72,11 @@ func connectIdle(sock string, n int) ([]*nats.Conn, error) {
 		firstErr error
 		wg       sync.WaitGroup
 	)
-	jobs := make(chan struct{})
+	jobs := make(chan int)
 	for range workers {
 		wg.Go(func() {
-			for range jobs {
-				nc, err := connectOneIdle(sock)
+			for i := range jobs {
+				nc, err := connect(i)
 				mu.Lock()
 				if nc != nil {
 					conns = append(conns, nc)
@@ -88,13 +88,13 @@ func connectIdle(sock string, n int) ([]*nats.Conn, error) {
 			}
 		})
 	}
-	for range n {
-		jobs <- struct{}{}
+	for i := range n {
+		jobs <- i
 	}
 	close(jobs)
 	wg.Wait()
 	if firstErr != nil {
-		return conns, fmt.Errorf("cannot connect an idle consumer: %w", firstErr)
+		return conns, fmt.Errorf("cannot connect a consumer: %w", firstErr)
 	}
 	return conns, nil
 }

@@ -42,6 +42,9 @@ type config struct {
 	bandwidth   float64
 	pacedFor    time.Duration
 	idle        []int
+	own         []int         // numbers of consumers of the own-subjects section (own.go); none: no such section
+	ownRate     float64       // its publish rate
+	ownFor      time.Duration // how long it publishes per step
 	natsfanBin  string
 	settings    []string // NATSFAN_NAME=VALUE for the sidecar
 	runs        int
@@ -63,13 +66,13 @@ type config struct {
 func parseFlags(args []string) (*config, error) {
 	fs := flag.NewFlagSet("natsfan-bench", flag.ContinueOnError)
 	var (
-		c                          config
-		ns, sizes, modeNames, idle string
-		settings, pubNs, reqStyles string
-		zlNs                       string
+		c                               config
+		ns, sizes, modeNames, idle, own string
+		settings, pubNs, reqStyles      string
+		zlNs                            string
 	)
-	fs.BoolVar(&c.short, "short", false, "smoke test: N 1,4, few messages at a low rate, a zero-loss search of two short steps, 100 idle consumers; exit 1 unless every mode runs and reports, and natsfan's modes deliver everything (overrides the flags below)")
-	fs.StringVar(&c.out, "out", "results", "directory for bench.txt, zeroloss.csv, bench.csv, publish.csv, request.csv, idle.csv and bench.png, relative to the working directory: cmd/natsfan-bench/results under go -C cmd/natsfan-bench run . (with -short: a temporary directory unless set)")
+	fs.BoolVar(&c.short, "short", false, "smoke test: N 1,4, few messages at a low rate, a zero-loss search of two short steps, 100 idle consumers, 4 consumers of their own subjects; exit 1 unless every mode runs and reports, and natsfan's modes deliver everything (overrides the flags below)")
+	fs.StringVar(&c.out, "out", "results", "directory for bench.txt, zeroloss.csv, bench.csv, publish.csv, request.csv, idle.csv, own.csv and bench.png, relative to the working directory: cmd/natsfan-bench/results under go -C cmd/natsfan-bench run . (with -short: a temporary directory unless set)")
 	fs.StringVar(&ns, "n", "1,10,50,200", "numbers of consumers; empty: no delivery section")
 	fs.StringVar(&sizes, "sizes", "128,4096", "payload sizes, bytes (at least 9)")
 	fs.StringVar(&modeNames, "modes", "direct,leaf,natsfan-socket,natsfan-inproc", "modes to run")
@@ -79,6 +82,9 @@ func parseFlags(args []string) (*config, error) {
 	fs.Float64Var(&c.bandwidth, "paced-bandwidth", 100e6, "highest offered delivery bandwidth of the paced phase, bytes/s over all N consumers: it lowers the rate for large N and payloads")
 	fs.DurationVar(&c.pacedFor, "paced-duration", 2*time.Second, "how long the paced phase publishes")
 	fs.StringVar(&idle, "idle", "1000,10000", "numbers of idle socket consumers to measure the sidecar's memory with; empty: skip")
+	fs.StringVar(&own, "own", "20,200,1000", "own-subjects section: numbers of socket consumers that each subscribe to a subject of their own, which one publisher upstream sends to in turn; the sidecar's CPU per message should not grow with them; empty: skip")
+	fs.Float64Var(&c.ownRate, "own-rate", 5_000, "own-subjects section: messages/s published, over all consumers")
+	fs.DurationVar(&c.ownFor, "own-duration", 5*time.Second, "own-subjects section: how long each step publishes")
 	fs.IntVar(&c.runs, "runs", 1, "runs of every cell; the table shows medians, and the worst loss of any run")
 	fs.StringVar(&c.natsfanBin, "natsfan-bin", "", "natsfan binary to run; empty: build cmd/natsfan of the natsfan checkout this program belongs to")
 	fs.StringVar(&settings, "set", "", "settings for the sidecar (natsfan-socket and idle memory), comma-separated NATSFAN_NAME=VALUE, such as NATSFAN_CONSUMER_MAX_LAG_BYTES=1GiB; empty: natsfan's defaults. The header of the report lists them")
@@ -104,7 +110,8 @@ func parseFlags(args []string) (*config, error) {
 		if !outSet {
 			c.out = filepath.Join(os.TempDir(), "natsfan-bench-short")
 		}
-		ns, sizes, idle = "1,4", "128,4096", "100"
+		ns, sizes, idle, own = "1,4", "128,4096", "100", "4"
+		c.ownRate, c.ownFor = 1_000, 250*time.Millisecond
 		c.deliveries, c.minMessages, c.rate, c.pacedFor = 2_000, 500, 2_000, 250*time.Millisecond
 		pubNs, c.pubMessages, c.requests = "1,4", 2_000, 100
 		zlNs, c.zl = "1,4", zlPlan{start: 2_000, step: 500 * time.Millisecond, doublings: 1, bisect: 1}
@@ -140,6 +147,9 @@ func parseFlags(args []string) (*config, error) {
 	}
 	if c.idle, err = parseInts(idle); err != nil {
 		return nil, fmt.Errorf("bad -idle: %w", err)
+	}
+	if c.own, err = parseInts(own); err != nil || c.ownRate <= 0 || c.ownFor <= 0 {
+		return nil, fmt.Errorf("bad -own, -own-rate or -own-duration: want numbers of consumers, a positive rate and duration")
 	}
 	if c.settings, err = parseSettings(settings); err != nil {
 		return nil, fmt.Errorf("bad -set: %w", err)
@@ -265,6 +275,12 @@ func run(args []string, stdout io.Writer) error {
 			return fmt.Errorf("idle memory: %w", err)
 		}
 	}
+	var own []ownResult
+	if len(c.own) > 0 {
+		if own, err = measureOwn(sc, dir, c.own, c.ownRate, c.ownFor); err != nil {
+			return fmt.Errorf("own subjects: %w", err)
+		}
+	}
 
 	var report bytes.Buffer
 	fmt.Fprintf(&report, "%s, at the end %s\n", header, loadAverage())
@@ -316,6 +332,13 @@ func run(args []string, stdout io.Writer) error {
 		}
 		outputs = append(outputs, output{"idle.csv", func(p string) error { return writeIdleCSV(p, idle) }})
 	}
+	if len(own) > 0 {
+		fmt.Fprintf(&report, "\nown subjects: N socket consumers each subscribed to a subject of its own under %s, one publisher upstream sending %.0f messages/s of 128 B to them in turn for %v\n", benchSubjects, c.ownRate, c.ownFor)
+		if err := printOwn(&report, own); err != nil {
+			return err
+		}
+		outputs = append(outputs, output{"own.csv", func(p string) error { return writeOwnCSV(p, own) }})
+	}
 	if len(results) > 0 || len(idle) > 0 {
 		fmt.Fprintln(&report)
 		printTargets(&report, results, idle)
@@ -334,9 +357,24 @@ func run(args []string, stdout io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "\nwrote %s to %s\n", strings.Join(names, ", "), out)
 	if c.short {
-		return errors.Join(checkShort(c, results, pubs, reqs), checkShortZeroLoss(c, zl))
+		return errors.Join(checkShort(c, results, pubs, reqs), checkShortZeroLoss(c, zl), checkShortOwn(c, own))
 	}
 	return nil
+}
+
+// checkShortOwn fails unless the own-subjects section ran every step and
+// delivered every message.
+func checkShortOwn(c *config, own []ownResult) error {
+	if len(own) != len(c.own) {
+		return fmt.Errorf("own subjects: %d steps of %d ran", len(own), len(c.own))
+	}
+	var errs []error
+	for _, r := range own {
+		if r.Delivered != int64(r.Sent) {
+			errs = append(errs, fmt.Errorf("own subjects, %d consumers: %d of %d delivered", r.Consumers, r.Delivered, r.Sent))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // runDelivery runs the delivery section: every cell of mode, N and size,

@@ -32,7 +32,7 @@ func TestShortRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"bench.txt", "bench.csv", "idle.csv", "bench.png", "publish.csv", "request.csv", "zeroloss.csv"} {
+	for _, name := range []string{"bench.txt", "bench.csv", "idle.csv", "bench.png", "publish.csv", "request.csv", "zeroloss.csv", "own.csv"} {
 		if fi, err := os.Stat(filepath.Join(out, name)); err != nil || fi.Size() == 0 {
 			t.Errorf("%s not written: %v", name, err)
 		}
