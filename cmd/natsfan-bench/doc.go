@@ -1,7 +1,8 @@
 // Command natsfan-bench measures what natsfan does for a pod against what
 // the pod's clients would get from the NATS server directly or from a leaf
 // node, in one run on one machine, so that the numbers compare side by side.
-// It has four sections, and the idle memory:
+// It has four sections, and the idle memory and the own-subjects section
+// (own.go):
 //
 //   - zero-loss: one publisher upstream, N consumers in the pod; the
 //     highest publish rate each mode carries with nothing lost (below);
@@ -190,17 +191,27 @@
 // idle socket consumers (each one connection with one subscription, run in
 // this process) connected; its VmRSS and VmHWM at each step.
 //
+// # Own subjects
+//
+// The sidecar with 20, 200 and then 1,000 socket consumers (--own), each
+// subscribed to a subject of its own under bench.>, and one publisher
+// upstream sending 128-byte messages to them in turn at 5,000 msgs/s
+// (--own-rate) for 5 s (--own-duration), a fresh upstream and sidecar for
+// each step: the sidecar's CPU over the window, in cores and per message,
+// which should not grow with the number of consumers.
+//
 // # Output and running it
 //
 // Results go to stdout as tables, and to --out (default results, in the
 // working directory: cmd/natsfan-bench/results with the commands below) as
 // bench.txt (the tables, the idle memory and the targets of issues 6 and
 // 12, met or missed, with the machine's load average at the start and the
-// end), zeroloss.csv, bench.csv, publish.csv, request.csv, idle.csv and
-// bench.png (a row per message size: the zero-loss rate, the burst rate and
+// end), zeroloss.csv, bench.csv, publish.csv, request.csv, idle.csv,
+// own.csv and bench.png (a row per message size: the zero-loss rate, the burst rate and
 // the paced p99 against N, one line per mode, a panel for each of the
 // sections that ran). A section whose flags ask for nothing (--zl-n "",
-// --n "", --pub-n "", --requests 0, --idle "") is skipped, with its files:
+// --n "", --pub-n "", --requests 0, --idle "", --own "") is skipped, with
+// its files:
 //
 //	go -C cmd/natsfan-bench run . --zl-n "" --n "" --idle "" --runs 3   # the publish and request sections only
 //	go -C cmd/natsfan-bench run . --n "" --pub-n "" --requests 0 --idle "" --runs 3 --out results/zeroloss   # the zero-loss section only
@@ -220,10 +231,12 @@
 // --short is a smoke test for CI: N of 1 and 4, few messages at a low rate,
 // a zero-loss search of two half-second steps from 2,000 deliveries/s
 // (128 B only), 1 and 4 publishers of 2,000 messages, 100 round trips of
-// each request style, 100 idle consumers, output to a temporary directory
+// each request style, 100 idle consumers, 4 consumers of their own
+// subjects at 1,000 msgs/s for 250 ms, output to a temporary directory
 // unless --out is set, and an exit status of 1 unless every mode runs and
 // reports and natsfan's modes lose nothing, pass on every publish and
-// answer every request. What the peers (direct, leaf) lose is reported,
+// answer every request, and every message of the own-subjects section
+// arrives. What the peers (direct, leaf) lose is reported,
 // not judged: a leaf node may drop messages on a busy machine. The
 // zero-loss rates are reported, not judged: a half-second step on a busy
 // CI machine says little. TestShortRun
