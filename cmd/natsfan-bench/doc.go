@@ -130,7 +130,7 @@
 // natsfan-socket cell's throughput phase (a --profile-duration window from
 // its start, 5 s by default) to DIR, for `go tool pprof`:
 //
-//	go -C cmd/natsfan-bench run . --modes natsfan-socket --n 50 --sizes 128 --idle "" --profile /tmp/prof
+//	go -C cmd/natsfan-bench run . --modes natsfan-socket --n 50 --sizes 128 --idle "" --own "" --profile /tmp/prof
 //
 // # Publish
 //
@@ -213,8 +213,8 @@
 // --n "", --pub-n "", --requests 0, --idle "", --own "") is skipped, with
 // its files:
 //
-//	go -C cmd/natsfan-bench run . --zl-n "" --n "" --idle "" --runs 3   # the publish and request sections only
-//	go -C cmd/natsfan-bench run . --n "" --pub-n "" --requests 0 --idle "" --runs 3 --out results/zeroloss   # the zero-loss section only
+//	go -C cmd/natsfan-bench run . --zl-n "" --n "" --idle "" --own "" --runs 3   # the publish and request sections only
+//	go -C cmd/natsfan-bench run . --n "" --pub-n "" --requests 0 --idle "" --own "" --runs 3 --out results/zeroloss   # the zero-loss section only
 //
 // The benchmark is a Go module of its own (cmd/natsfan-bench/go.mod), so
 // that its dependencies, such as gonum.org/v1/plot, stay out of natsfan's
