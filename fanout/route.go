@@ -62,14 +62,14 @@ type routes struct {
 	all     []*feed            // SUBs whose subject covers the stream
 	literal map[string][]*feed // SUBs on a literal subject
 	wild    map[string][]*feed // other SUBs with wildcards, by subject
-	feeds   int                // SUBs indexed
+	subs    int                // SUBs indexed
 }
 
 // add indexes a SUB of f on subject, which covers the stream if every is set.
 func (r *routes) add(f *feed, subject string, every bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.feeds++
+	r.subs++
 	switch {
 	case every:
 		r.all = append(r.all, f)
@@ -84,7 +84,7 @@ func (r *routes) add(f *feed, subject string, every bool) {
 func (r *routes) remove(f *feed, subject string, every bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.feeds--
+	r.subs--
 	drop := func(feeds []*feed) []*feed {
 		if i := slices.Index(feeds, f); i >= 0 {
 			feeds[i] = feeds[len(feeds)-1]
@@ -115,7 +115,7 @@ func (r *routes) remove(f *feed, subject string, every bool) {
 func (r *routes) count() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.feeds
+	return r.subs
 }
 
 // router routes what one stream appends to the feeds of one Server.
