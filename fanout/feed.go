@@ -216,8 +216,12 @@ func (c *conn) runFeed(f *feed) {
 			} else {
 				linger.Reset(c.srv.cfg.IdleAfter)
 			}
-			changed, poked := f.stream.buf.Changed(f.sub.readSeq()), (<-chan struct{})(nil)
-			if f.strays > 0 {
+			// Waiting on the broadcast makes its channel: only a feed
+			// that waits on it asks for it.
+			var changed, poked <-chan struct{}
+			if f.strays == 0 {
+				changed = f.stream.buf.Changed(f.sub.readSeq())
+			} else {
 				f.strays--
 				f.skipAhead()
 				at := f.sub.readSeq()
@@ -228,7 +232,7 @@ func (c *conn) runFeed(f *feed) {
 					f.skipAhead()
 					continue
 				}
-				changed, poked = nil, f.poked
+				poked = f.poked
 			}
 			select {
 			case <-changed:

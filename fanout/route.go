@@ -93,20 +93,37 @@ func (r *routes) remove(f *feed, subject string, every bool) {
 		}
 		return feeds
 	}
+	dropFrom := func(index map[string][]*feed) {
+		if feeds := drop(index[subject]); len(feeds) > 0 {
+			index[subject] = feeds
+		} else {
+			delete(index, subject)
+		}
+	}
 	switch {
 	case every:
 		r.all = drop(r.all)
 	case subjects.IsLiteral(subject):
-		if feeds := drop(r.literal[subject]); len(feeds) > 0 {
-			r.literal[subject] = feeds
-		} else {
-			delete(r.literal, subject)
-		}
+		dropFrom(r.literal)
 	default:
-		if feeds := drop(r.wild[subject]); len(feeds) > 0 {
-			r.wild[subject] = feeds
-		} else {
-			delete(r.wild, subject)
+		dropFrom(r.wild)
+	}
+}
+
+// eachLocked calls fn for each feed indexed, once for each of its SUBs. It
+// must be called with r.mu held.
+func (r *routes) eachLocked(fn func(*feed)) {
+	for _, f := range r.all {
+		fn(f)
+	}
+	for _, feeds := range r.literal {
+		for _, f := range feeds {
+			fn(f)
+		}
+	}
+	for _, feeds := range r.wild {
+		for _, f := range feeds {
+			fn(f)
 		}
 	}
 }
@@ -275,20 +292,11 @@ func (r *router) run(st *Stream) {
 func (r *router) skipIdle(covered buffer.Position[Msg]) {
 	r.routes.mu.Lock()
 	defer r.routes.mu.Unlock()
-	skip := func(feeds []*feed) {
-		for _, f := range feeds {
-			if f.last.Load() <= f.sub.readSeq() {
-				f.sub.readers[0].reader.SkipTo(covered)
-			}
+	r.routes.eachLocked(func(f *feed) {
+		if f.last.Load() <= f.sub.readSeq() {
+			f.sub.readers[0].reader.SkipTo(covered)
 		}
-	}
-	skip(r.routes.all)
-	for _, feeds := range r.routes.literal {
-		skip(feeds)
-	}
-	for _, feeds := range r.routes.wild {
-		skip(feeds)
-	}
+	})
 }
 
 // route gathers in r.woken the feeds that want a message of batches, and
@@ -345,22 +353,13 @@ func (r *router) take(feeds []*feed, from, to uint64, before buffer.Position[Msg
 func (r *router) takeEveryone() {
 	r.routes.mu.Lock()
 	defer r.routes.mu.Unlock()
-	everyone := func(feeds []*feed) {
-		for _, f := range feeds {
-			if f.round != r.round {
-				f.round = r.round
-				f.roundLast = 0 // nothing routed in this round
-				r.woken = append(r.woken, f)
-			}
+	r.routes.eachLocked(func(f *feed) {
+		if f.round != r.round {
+			f.round = r.round
+			f.roundLast = 0 // nothing routed in this round
+			r.woken = append(r.woken, f)
 		}
-	}
-	everyone(r.routes.all)
-	for _, feeds := range r.routes.literal {
-		everyone(feeds)
-	}
-	for _, feeds := range r.routes.wild {
-		everyone(feeds)
-	}
+	})
 }
 
 // routed records that the router routed to f the messages numbered from
