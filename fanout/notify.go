@@ -16,7 +16,7 @@ package fanout
 // router starts it or hands it one.
 
 // startRouters starts a router for each of the hub's streams (route.go).
-// They run until the hub closes.
+// They run until the Server or the hub closes.
 func (s *Server) startRouters() {
 	s.routers = make(map[*Stream]*router, len(s.hub.streams))
 	for _, st := range s.hub.streams {
@@ -25,6 +25,20 @@ func (s *Server) startRouters() {
 		st.addRouter(r)
 		go r.run(st)
 	}
+}
+
+// stopRouters ends the Server's routers, once its connections and queue
+// groups have ended and no feed is left to route to: the streams hand them
+// nothing more, and their goroutines return. A hub outlives the Servers
+// started on it, so a closed Server's routers would otherwise cost every
+// append for as long as the hub runs.
+func (s *Server) stopRouters() {
+	s.routersStopped.Do(func() {
+		for st, r := range s.routers {
+			st.removeRouter(r)
+			r.end()
+		}
+	})
 }
 
 // park gives up f's goroutine, f having caught up with what its router

@@ -2,8 +2,12 @@ package fanout
 
 import (
 	"bufio"
+	"context"
+	"errors"
 	"fmt"
 	"net"
+	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -256,4 +260,47 @@ func newParkedClient(t *testing.T) (*idleClient, *conn) {
 	sc := c.conn(t)
 	waitIdle(t, sc)
 	return c, sc
+}
+
+// TestServer_ClosingEndsItsRouters starts Servers on one hub, one after
+// the other, each with a consumer, and closes or shuts each down: a Server
+// gone leaves its streams no router to hand batches to, and no goroutine.
+func TestServer_ClosingEndsItsRouters(t *testing.T) {
+	hub, err := NewHub([]string{"s.>"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hub.Close()
+	st := hub.Streams()[0]
+	running := runtime.NumGoroutine()
+	for i := range 4 {
+		srv := NewServer(hub, ServerConfig{}, nil)
+		path := filepath.Join(t.TempDir(), "s.sock")
+		ln, err := ListenUnix(path, 0o600)
+		if err != nil {
+			t.Fatal(err)
+		}
+		served := make(chan error, 1)
+		go func() { served <- srv.Serve(ln) }()
+		c := dialIdleClient(t, srv, path)
+		c.send(t, "CONNECT {\"verbose\":false}\r\nSUB s.a 1\r\nPING\r\n")
+		c.expect(t, "PONG")
+		st.Append(time.Now(), Incoming{Subject: "s.a", Data: []byte("hi")})
+		c.expect(t, "MSG s.a 1 2")
+		if i%2 == 0 {
+			srv.Close()
+		} else if err := srv.Shutdown(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-served; !errors.Is(err, ErrServerClosed) {
+			t.Fatalf("Serve returned %v, want ErrServerClosed", err)
+		}
+	}
+	st.mu.Lock()
+	routers := len(st.routers)
+	st.mu.Unlock()
+	if routers != 0 {
+		t.Errorf("the stream hands batches to %d routers of closed Servers", routers)
+	}
+	waitGoroutines(t, running)
 }

@@ -143,7 +143,8 @@ type Server struct {
 	conned        sync.WaitGroup // every connection's goroutines
 	groupsRunning sync.WaitGroup // every queue group's goroutine
 
-	routers map[*Stream]*router // per stream, which wakes the feeds a message is for (route.go); never changes
+	routers        map[*Stream]*router // per stream, which wakes the feeds a message is for (route.go); never changes
+	routersStopped sync.Once           // stopRouters
 
 	subs      atomic.Int64  // subscriptions of all connections
 	subsAdded atomic.Uint64 // SUBs ever accepted, and removed (UNSUB, or the connection closed)
@@ -162,7 +163,8 @@ type Server struct {
 }
 
 // NewServer returns a Server for hub. Serve starts it on a listener. It
-// starts a goroutine per stream of the hub, which ends when the hub closes.
+// starts a goroutine per stream of the hub, which ends when the Server has
+// shut down or closed, or the hub has closed.
 func NewServer(hub *Hub, cfg ServerConfig, log *zap.Logger) *Server {
 	cfg.setDefaults()
 	if log == nil {
@@ -326,6 +328,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}()
 	select {
 	case <-done:
+		s.stopRouters()
 		return nil
 	case <-ctx.Done():
 	}
@@ -339,6 +342,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.stopGroups()
 	<-done
+	s.stopRouters()
 	return cut
 }
 
@@ -365,6 +369,7 @@ func (s *Server) Close() {
 	s.conned.Wait()
 	s.stopGroups()
 	s.groupsRunning.Wait()
+	s.stopRouters()
 }
 
 // stopGroups stops every queue group, whatever its members.

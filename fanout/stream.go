@@ -1,6 +1,7 @@
 package fanout
 
 import (
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -83,6 +84,13 @@ func (s *Stream) addRouter(r *router) {
 		return
 	}
 	s.routers = append(s.routers, r)
+}
+
+// removeRouter hands r nothing more.
+func (s *Stream) removeRouter(r *router) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.routers = slices.DeleteFunc(s.routers, func(x *router) bool { return x == r })
 }
 
 // batchOverhead is what a batch costs the buffer beyond the allocations
