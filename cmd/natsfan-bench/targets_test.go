@@ -24,26 +24,28 @@ func TestPrintTargets_ReadsIssue12sTargetsOffTheResults(t *testing.T) {
 	idle := []idleResult{{Consumers: 10_000, RSS: 130 << 20, PeakRSS: 131 << 20}}
 	var out bytes.Buffer
 	printTargets(&out, results, idle)
-	for _, want := range []string{
+	wantLines(t, out.String(),
 		"met     10,000 idle socket consumers: sidecar RSS ≤ 256 MiB (130.0 MiB",
 		"MISSED  natsfan-socket lost nothing in the 3 cells where direct and leaf lost nothing; N=1 4 KiB: 70248 + 0 paced lost\n",
 		"met     N=50 128 B: sidecar CPU ≤ 0.06 s per million deliveries (0.05 s)",
 		"MISSED  N=50 4 KiB: sidecar CPU ≤ 1.00 s per million deliveries (2.50 s)",
 		"MISSED  10,000 idle socket consumers: sidecar RSS ≤ 128 MiB (130.0 MiB",
-	} {
-		if !strings.Contains(out.String(), want) {
-			t.Errorf("targets lack %q:\n%s", want, out.String())
-		}
-	}
+	)
 
 	out.Reset()
 	printTargets(&out, results[:3], nil)
-	for _, want := range []string{
+	wantLines(t, out.String(),
 		"n/a     N=50 128 B: sidecar CPU per million deliveries: not measured",
 		"n/a     10,000 idle socket consumers ≤ 128 MiB: not measured",
-	} {
-		if !strings.Contains(out.String(), want) {
-			t.Errorf("targets lack %q:\n%s", want, out.String())
+	)
+}
+
+// wantLines fails the test for each of want that the report lacks.
+func wantLines(t *testing.T, report string, want ...string) {
+	t.Helper()
+	for _, w := range want {
+		if !strings.Contains(report, w) {
+			t.Errorf("the report lacks %q:\n%s", w, report)
 		}
 	}
 }
