@@ -217,7 +217,8 @@ func (r *router) post(b routedBatch) {
 	r.poke()
 }
 
-// end tells the router that the stream has ended.
+// end tells the router that the stream has ended, or that its Server has
+// stopped: it routes what it holds and returns.
 func (r *router) end() {
 	r.mu.Lock()
 	r.ended = true
@@ -232,8 +233,8 @@ func (r *router) poke() {
 	}
 }
 
-// run routes until the stream ends; then it wakes every feed once more, so
-// that they read the end.
+// run routes until the stream ends or the Server stops (end); then it wakes
+// every feed once more, so that they read the end.
 func (r *router) run(st *Stream) {
 	var batches []routedBatch
 	for {
