@@ -356,12 +356,8 @@ func printZeroLossTargets(w io.Writer, results []zlResult) {
 			fmt.Fprintf(w, "  n/a     N=%d %s: natsfan-socket ≥ %.1f× %s: not measured\n", n, sizeName(size), want, peer)
 			return
 		}
-		verdict := "MISSED"
-		if s.Rate >= want*p.Rate && s.Rate > 0 {
-			verdict = "met   "
-		}
-		fmt.Fprintf(w, "  %s  N=%d %s: natsfan-socket ≥ %.1f× %s (%.2f×: %s against %s deliveries/s)\n",
-			verdict, n, sizeName(size), want, peer, s.Rate/p.Rate, rateString(s.Rate), rateString(p.Rate))
+		say(w, s.Rate >= want*p.Rate && s.Rate > 0, "N=%d %s: natsfan-socket ≥ %.1f× %s (%.2f×: %s against %s deliveries/s)",
+			n, sizeName(size), want, peer, s.Rate/p.Rate, rateString(s.Rate), rateString(p.Rate))
 	}
 	for _, n := range []int{10, 50, 200} {
 		check(n, 128, "leaf", 1.5)
