@@ -61,6 +61,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 
 	log.Info("starting natsfan", zap.String("version", version), zap.String("revision", vcsRevision()))
 	log.Info("configuration", cfg.LogFields()...)
+	ensureProcs(environ, log)
 	ctx, stop := onSignals(ctx, log)
 	defer stop()
 	if err := runSidecar(ctx, cfg, log, level); err != nil {
