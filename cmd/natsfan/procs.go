@@ -3,8 +3,8 @@ package main
 import (
 	"runtime"
 	"strconv"
-	"strings"
 
+	"github.com/caarlos0/env/v10"
 	"go.uber.org/zap"
 )
 
@@ -34,14 +34,8 @@ func procsFor(current int, setting string) int {
 // ensureProcs sets GOMAXPROCS to procsFor's answer, and logs what it did
 // or, if GOMAXPROCS sets fewer than minProcs, what that risks.
 func ensureProcs(environ []string, log *zap.Logger) {
-	setting := ""
-	for _, kv := range environ {
-		if v, ok := strings.CutPrefix(kv, "GOMAXPROCS="); ok {
-			setting = v
-		}
-	}
 	current := runtime.GOMAXPROCS(0)
-	switch want := procsFor(current, setting); {
+	switch want := procsFor(current, env.ToMap(environ)["GOMAXPROCS"]); {
 	case want != current:
 		runtime.GOMAXPROCS(want)
 		log.Info("GOMAXPROCS raised, so that ingest and delivery each have a thread (set GOMAXPROCS to choose)",
