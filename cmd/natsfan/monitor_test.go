@@ -6,7 +6,9 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -63,6 +65,11 @@ func (m *monitoredSidecar) consumer(t *testing.T, name, subject string) *nats.Su
 // reads, and publishes until natsfan has queued all it can for it: its
 // socket buffer and outbound queue are full, and it falls behind in the
 // hub from then on. It returns the messages published.
+//
+// A connection whose numbers did not move between two looks may only not
+// have been scheduled (the whole suite runs at once, under -race): so
+// stuck publishes more than the connection can ever absorb (neverReadBytes)
+// and waits for its numbers to stand still over three looks.
 func (m *monitoredSidecar) stuck(t *testing.T, name, subject string) int {
 	t.Helper()
 	c, err := net.Dial("unix", m.path)
@@ -84,9 +91,11 @@ func (m *monitoredSidecar) stuck(t *testing.T, name, subject string) int {
 			break
 		}
 	}
-	sent, queued := 0, int64(-1)
+	const size = 1024
+	absorbs := neverReadBytes()
+	sent, queued, still := 0, int64(-1), 0
 	monitorWait(t, name+" to fall behind", func() bool {
-		m.publish(strings.ReplaceAll(subject, ">", "x"), 100, 1024)
+		m.publish(strings.ReplaceAll(subject, ">", "x"), 100, size)
 		sent += 100
 		cz, err := m.srv.Connz(fanout.ConnzOptions{})
 		if err != nil {
@@ -94,14 +103,32 @@ func (m *monitoredSidecar) stuck(t *testing.T, name, subject string) int {
 		}
 		for _, c := range cz.Conns {
 			if c.Name == name {
-				full := c.OutMsgs == queued && c.Pending > 128<<10 && c.LagMsgs >= 100
+				if c.OutMsgs == queued && c.Pending > 128<<10 && c.LagMsgs >= 100 {
+					still++
+				} else {
+					still = 0
+				}
 				queued = c.OutMsgs
-				return full
+				return still >= 3 && sent*size > absorbs+100*size
 			}
 		}
 		return false
 	})
 	return sent
+}
+
+// neverReadBytes is the most a socket consumer that never reads can take
+// before it falls behind for good: its connection's outbound frames (512
+// KiB, README "Memory") and the socket's send buffer, which is the
+// kernel's default (natsfan sets none).
+func neverReadBytes() int {
+	sndbuf := 4 << 20 // the largest default a kernel allows, if /proc does not say
+	if b, err := os.ReadFile("/proc/sys/net/core/wmem_default"); err == nil {
+		if n, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
+			sndbuf = n
+		}
+	}
+	return 512<<10 + sndbuf
 }
 
 // monitorWait polls cond until it holds, failing the test after a deadline.
