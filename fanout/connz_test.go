@@ -12,6 +12,7 @@ import (
 
 	"github.com/natsfan/natsfan/buffer"
 	"github.com/natsfan/natsfan/fanout"
+	"github.com/natsfan/natsfan/fanout/fanouttest"
 )
 
 // monitored is a Server on a Unix socket and a loopback TCP port, for the
@@ -132,8 +133,8 @@ func TestServer_ConnzSortsTheStuckConsumerFirstByLag(t *testing.T) {
 	m.stuck(t, "stuck", "SUB a.> 1\r\n")
 
 	// Fill the stuck client's socket buffers and outbound queue until its
-	// feed falls behind in the hub.
-	sent, queued := 0, int64(-1)
+	// feed falls behind in the hub, for good: past what it can absorb.
+	sent, queued, still := 0, int64(-1), 0
 	waitFor(t, "the stuck consumer to fall behind", func() bool {
 		appendKiB(m, "a.x", 100)
 		sent += 100
@@ -141,9 +142,13 @@ func TestServer_ConnzSortsTheStuckConsumerFirstByLag(t *testing.T) {
 		// nothing more, however much arrives, and its writer, blocked,
 		// takes nothing from the queue.
 		s := byName(m.connz(t, fanout.ConnzOptions{}), "stuck")
-		full := s.OutMsgs == queued && s.Pending > 128<<10 && s.LagMsgs >= 100
+		if s.OutMsgs == queued && s.Pending > 128<<10 && s.LagMsgs >= 100 {
+			still++
+		} else {
+			still = 0
+		}
 		queued = s.OutMsgs
-		return full
+		return still >= 3 && sent*1024 > fanouttest.NeverReadBytes()+100*1024
 	})
 	waitFor(t, "the reader to be sent everything", func() bool {
 		r := byName(m.connz(t, fanout.ConnzOptions{}), "reader")

@@ -6,9 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/natsfan/natsfan/fanout"
+	"github.com/natsfan/natsfan/fanout/fanouttest"
 )
 
 // monitoredSidecar is a hub, its socket server and the main HTTP server with
@@ -68,7 +67,8 @@ func (m *monitoredSidecar) consumer(t *testing.T, name, subject string) *nats.Su
 //
 // A connection whose numbers did not move between two looks may only not
 // have been scheduled (the whole suite runs at once, under -race): so
-// stuck publishes more than the connection can ever absorb (neverReadBytes)
+// stuck publishes more than the connection can ever absorb
+// (fanouttest.NeverReadBytes)
 // and waits for its numbers to stand still over three looks.
 func (m *monitoredSidecar) stuck(t *testing.T, name, subject string) int {
 	t.Helper()
@@ -92,7 +92,7 @@ func (m *monitoredSidecar) stuck(t *testing.T, name, subject string) int {
 		}
 	}
 	const size = 1024
-	absorbs := neverReadBytes()
+	absorbs := fanouttest.NeverReadBytes()
 	sent, queued, still := 0, int64(-1), 0
 	monitorWait(t, name+" to fall behind", func() bool {
 		m.publish(strings.ReplaceAll(subject, ">", "x"), 100, size)
@@ -115,20 +115,6 @@ func (m *monitoredSidecar) stuck(t *testing.T, name, subject string) int {
 		return false
 	})
 	return sent
-}
-
-// neverReadBytes is the most a socket consumer that never reads can take
-// before it falls behind for good: its connection's outbound frames (512
-// KiB, README "Memory") and the socket's send buffer, which is the
-// kernel's default (natsfan sets none).
-func neverReadBytes() int {
-	sndbuf := 4 << 20 // the largest default a kernel allows, if /proc does not say
-	if b, err := os.ReadFile("/proc/sys/net/core/wmem_default"); err == nil {
-		if n, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
-			sndbuf = n
-		}
-	}
-	return 512<<10 + sndbuf
 }
 
 // monitorWait polls cond until it holds, failing the test after a deadline.
