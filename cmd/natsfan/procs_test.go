@@ -18,11 +18,11 @@ func TestProcsFor_AtLeastTwoUnlessGOMAXPROCSIsSet(t *testing.T) {
 		want    int
 	}{
 		{current: 1, want: 2},                 // one CPU
-		{current: 2, want: 2},                 //
+		{current: 2, want: 2},                 // nothing to raise
 		{current: 8, want: 8},                 // never fewer than the runtime chose
 		{current: 1, setting: "1", want: 1},   // the operator's choice stands
 		{current: 1, setting: "0", want: 2},   // not a number of Ps: the runtime ignores it too
-		{current: 1, setting: "two", want: 2}, //
+		{current: 1, setting: "two", want: 2}, // nor this
 	} {
 		if got := procsFor(tc.current, tc.setting); got != tc.want {
 			t.Errorf("procsFor(%d, %q) = %d, want %d", tc.current, tc.setting, got, tc.want)
