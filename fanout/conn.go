@@ -96,7 +96,7 @@ func newConn(s *Server, nc net.Conn, id uint64) *conn {
 		subs:       make(map[string]*connSub),
 		feeds:      make(map[*Stream]*feed),
 	}
-	_, c.parser.MaxPayload = s.upstreamInfo()
+	c.parser.MaxPayload = s.upstreamInfo().MaxPayload
 	c.lastActive.Store(c.start.UnixNano())
 	return c
 }

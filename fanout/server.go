@@ -438,11 +438,11 @@ func (s *Server) info(c *conn, lameDuck bool) *protocol.ServerInfo {
 	if addr, ok := c.nc.LocalAddr().(*net.TCPAddr); ok {
 		host, port = addr.IP.String(), addr.Port
 	}
-	version, _ := s.upstreamInfo()
+	up := s.upstreamInfo()
 	return &protocol.ServerInfo{
 		ID:           s.id,
 		Name:         s.cfg.Name,
-		Version:      version,
+		Version:      up.Version,
 		Proto:        1,
 		GoVersion:    runtime.Version(),
 		Host:         host,
@@ -454,29 +454,24 @@ func (s *Server) info(c *conn, lameDuck bool) *protocol.ServerInfo {
 	}
 }
 
-// upstreamInfo returns the version and the largest payload to advertise in
-// INFO: the upstream server's version, since clients judge by it what the
-// server they talk to can do (JetStream's API among it), and its
-// max_payload, capped by ServerConfig.MaxPayload; the configured ones while
-// upstream has not been reached.
-func (s *Server) upstreamInfo() (version string, maxPayload int) {
-	version, maxPayload = s.cfg.Version, s.cfg.MaxPayload
-	if s.cfg.Upstream == nil {
-		return version, cmp.Or(maxPayload, protocol.DefaultMaxPayload)
+// upstreamInfo returns what to advertise in INFO of the upstream server:
+// its version, since clients judge by it what the server they talk to can
+// do (JetStream's API among it), and its max_payload, capped by
+// ServerConfig.MaxPayload; the configured ones while upstream has not been
+// reached.
+func (s *Server) upstreamInfo() UpstreamInfo {
+	var up UpstreamInfo
+	if s.cfg.Upstream != nil {
+		up = s.cfg.Upstream.ServerInfo()
 	}
-	upVersion, upMax := s.cfg.Upstream.ServerInfo()
-	if upVersion != "" {
-		version = upVersion
-	}
+	up.Version = cmp.Or(up.Version, s.cfg.Version)
 	switch {
-	case upMax > 0 && maxPayload > 0:
-		maxPayload = min(maxPayload, upMax)
-	case upMax > 0:
-		maxPayload = upMax
-	case maxPayload == 0:
-		maxPayload = protocol.DefaultMaxPayload
+	case up.MaxPayload > 0 && s.cfg.MaxPayload > 0:
+		up.MaxPayload = min(s.cfg.MaxPayload, up.MaxPayload)
+	case up.MaxPayload == 0:
+		up.MaxPayload = cmp.Or(s.cfg.MaxPayload, protocol.DefaultMaxPayload)
 	}
-	return version, maxPayload
+	return up
 }
 
 // ServerStats is a snapshot of a Server, for metrics.
@@ -518,7 +513,7 @@ func (s *Server) Stats() ServerStats {
 	for i, r := range closeReasons {
 		st.Closed[r] = s.closed[i].Load()
 	}
-	_, st.MaxPayload = s.upstreamInfo()
+	st.MaxPayload = s.upstreamInfo().MaxPayload
 	return st
 }
 

@@ -34,13 +34,20 @@ type Upstream interface {
 	// Connected reports whether the connection is up now.
 	Connected() bool
 
-	// ServerInfo returns the version and max_payload of the upstream
-	// server last connected to, or "" and 0 before the first connection.
-	ServerInfo() (version string, maxPayload int)
+	// ServerInfo returns what the INFO of the upstream server last
+	// connected to said; the zero UpstreamInfo before the first connection.
+	ServerInfo() UpstreamInfo
 
 	// OnViolation registers f, to be called with the text of every
 	// permissions violation upstream sends about what was published or
 	// subscribed through the Upstream (such as `Permissions Violation for
 	// Publish to "orders.new"`), from a goroutine of the Upstream's.
 	OnViolation(f func(text string))
+}
+
+// UpstreamInfo is what a Server tells its clients of the upstream server in
+// its own INFO: clients judge by it what the server they talk to can do.
+type UpstreamInfo struct {
+	Version    string // its version
+	MaxPayload int    // the largest payload it takes
 }

@@ -129,7 +129,7 @@ type Ingester struct {
 	// last saw them (state.go): asking nats.go takes the connection's
 	// lock, which a publish holds while it waits for a full socket.
 	status atomic.Int32 // a nats.Status
-	server atomic.Pointer[serverInfo]
+	server atomic.Pointer[fanout.UpstreamInfo]
 
 	interests       atomic.Int64  // upstream subscriptions made for local clients (passthrough.go)
 	interestDropped atomic.Uint64 // messages nats.go dropped for them, past the pending limits

@@ -131,14 +131,14 @@ func (in *Ingester) Connected() bool {
 	return in.conn() != nil && in.connStatus() == nats.CONNECTED
 }
 
-// ServerInfo returns the version and max_payload of the upstream server
-// natsfan is connected to, or was last connected to; "" and 0 before the
-// first connection.
-func (in *Ingester) ServerInfo() (version string, maxPayload int) {
+// ServerInfo returns what the INFO of the upstream server natsfan is
+// connected to, or was last connected to, said; the zero UpstreamInfo
+// before the first connection.
+func (in *Ingester) ServerInfo() fanout.UpstreamInfo {
 	if si := in.server.Load(); si != nil {
-		return si.version, si.maxPayload
+		return *si
 	}
-	return "", 0
+	return fanout.UpstreamInfo{}
 }
 
 // conn returns the connection once Start has made it, or nil.

@@ -1,6 +1,10 @@
 package ingest
 
-import "github.com/nats-io/nats.go"
+import (
+	"github.com/nats-io/nats.go"
+
+	"github.com/natsfan/natsfan/fanout"
+)
 
 // nats.go guards the connection's status and the server's INFO with the
 // connection's lock, which a publish holds for as long as it waits for a
@@ -10,19 +14,13 @@ import "github.com/nats-io/nats.go"
 // which Start and the event handlers (they run one at a time, in the order
 // of the events) update, and everything else reads.
 
-// serverInfo is what natsfan's clients are told of the upstream server.
-type serverInfo struct {
-	version    string
-	maxPayload int
-}
-
-// noteStatus records nc's status and, when it is connected, the server's
-// version and max_payload. Only Start and the event handlers call it.
+// noteStatus records nc's status and, when it is connected, what the
+// server's INFO said. Only Start and the event handlers call it.
 func (in *Ingester) noteStatus(nc *nats.Conn) {
 	status := nc.Status()
 	in.status.Store(int32(status))
 	if status == nats.CONNECTED {
-		in.server.Store(&serverInfo{version: nc.ConnectedServerVersion(), maxPayload: int(nc.MaxPayload())})
+		in.server.Store(&fanout.UpstreamInfo{Version: nc.ConnectedServerVersion(), MaxPayload: int(nc.MaxPayload())})
 	}
 }
 
