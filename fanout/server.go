@@ -432,11 +432,15 @@ func (s *Server) releaseSub() {
 }
 
 // info is the INFO a connection gets: on accept, and with lameDuck set when
-// the server is shutting down.
+// the server is shutting down. Like nats-server's, it tells a TCP client
+// the IP it connects from; a client of the Unix socket has none.
 func (s *Server) info(c *conn, lameDuck bool) *protocol.ServerInfo {
-	host, port := "", 0
+	host, port, clientIP := "", 0, ""
 	if addr, ok := c.nc.LocalAddr().(*net.TCPAddr); ok {
 		host, port = addr.IP.String(), addr.Port
+	}
+	if addr, ok := c.nc.RemoteAddr().(*net.TCPAddr); ok {
+		clientIP = addr.IP.String()
 	}
 	up := s.upstreamInfo()
 	return &protocol.ServerInfo{
@@ -449,16 +453,19 @@ func (s *Server) info(c *conn, lameDuck bool) *protocol.ServerInfo {
 		Port:         port,
 		Headers:      true,
 		MaxPayload:   int32(c.parser.MaxPayload),
+		JetStream:    up.JetStream,
 		ClientID:     c.id,
+		ClientIP:     clientIP,
 		LameDuckMode: lameDuck,
+		JSAPILevel:   up.JSAPILevel,
 	}
 }
 
 // upstreamInfo returns what to advertise in INFO of the upstream server:
-// its version, since clients judge by it what the server they talk to can
-// do (JetStream's API among it), and its max_payload, capped by
-// ServerConfig.MaxPayload; the configured ones while upstream has not been
-// reached.
+// its version and JetStream, since clients judge by them what the server
+// they talk to can do, and its max_payload, capped by
+// ServerConfig.MaxPayload; the configured ones, and no JetStream, while
+// upstream has not been reached.
 func (s *Server) upstreamInfo() UpstreamInfo {
 	var up UpstreamInfo
 	if s.cfg.Upstream != nil {

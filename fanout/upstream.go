@@ -50,4 +50,6 @@ type Upstream interface {
 type UpstreamInfo struct {
 	Version    string // its version
 	MaxPayload int    // the largest payload it takes
+	JetStream  bool   // whether it has JetStream, which natsfan passes through
+	JSAPILevel int    // the level of its JetStream API (api_lvl); 0 if it does not say
 }

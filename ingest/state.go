@@ -20,7 +20,13 @@ func (in *Ingester) noteStatus(nc *nats.Conn) {
 	status := nc.Status()
 	in.status.Store(int32(status))
 	if status == nats.CONNECTED {
-		in.server.Store(&fanout.UpstreamInfo{Version: nc.ConnectedServerVersion(), MaxPayload: int(nc.MaxPayload())})
+		jetStream, apiLevel := nc.ConnectedServerJetStream()
+		in.server.Store(&fanout.UpstreamInfo{
+			Version:    nc.ConnectedServerVersion(),
+			MaxPayload: int(nc.MaxPayload()),
+			JetStream:  jetStream,
+			JSAPILevel: apiLevel,
+		})
 	}
 }
 

@@ -23,37 +23,78 @@ import (
 // connectObservation is what a client sees of the server it connected to
 // that matters to it: not server_id, version or ports, which differ.
 type connectObservation struct {
-	Headers         bool  `json:"headers"`           // INFO headers: the client may send and receive HMSG
-	MaxPayload      int64 `json:"max_payload"`       // INFO max_payload
-	Proto           int   `json:"proto,omitempty"`   // INFO proto; nats.go does not show it
-	VersionIsSemver bool  `json:"version_is_semver"` // INFO version is major.minor.patch, as clients parse it
-	Flushed         bool  `json:"flushed"`           // a PING got its PONG
+	Headers         bool   `json:"headers"`           // INFO headers: the client may send and receive HMSG
+	MaxPayload      int64  `json:"max_payload"`       // INFO max_payload
+	Proto           int    `json:"proto,omitempty"`   // INFO proto; nats.go does not show it
+	VersionIsSemver bool   `json:"version_is_semver"` // INFO version is major.minor.patch, as clients parse it
+	JetStream       bool   `json:"jetstream"`         // INFO jetstream: the server has JetStream (nats.go: ConnectedServerJetStream)
+	APILevel        int    `json:"api_lvl"`           // INFO api_lvl: the level of its JetStream API
+	ClientIP        string `json:"client_ip"`         // INFO client_ip, over TCP: the address the server sees the client at
+	Flushed         bool   `json:"flushed"`           // a PING got its PONG
 }
 
 // semver is what a strict client accepts as a server version.
 var semver = regexp.MustCompile(`^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$`)
 
+// connectUpstreams are the servers the connect scenarios run against: a
+// client must see whether JetStream is there either way.
+var connectUpstreams = []struct {
+	name string
+	opts diffOptions
+}{
+	{"without JetStream", diffOptions{}},
+	{"with JetStream", diffOptions{Upstream: func(o *server.Options) { o.JetStream = true }}},
+}
+
 func TestDifferential_ConnectNatsGo(t *testing.T) {
-	differential(t, diffOptions{}, func(t *testing.T, tg *diffTarget) connectObservation {
-		nc := tg.Connect(t)
-		if _, err := nc.RTT(); err != nil {
-			t.Fatal(err)
-		}
-		return connectObservation{
-			Headers:         nc.HeadersSupported(),
-			MaxPayload:      nc.MaxPayload(),
-			VersionIsSemver: semver.MatchString(nc.ConnectedServerVersion()),
-			Flushed:         true,
-		}
-	})
+	for _, up := range connectUpstreams {
+		t.Run(up.name, func(t *testing.T) {
+			differential(t, up.opts, func(t *testing.T, tg *diffTarget) connectObservation {
+				nc := tg.Connect(t)
+				if _, err := nc.RTT(); err != nil {
+					t.Fatal(err)
+				}
+				jetStream, apiLevel := nc.ConnectedServerJetStream()
+				return connectObservation{
+					Headers:         nc.HeadersSupported(),
+					MaxPayload:      nc.MaxPayload(),
+					VersionIsSemver: semver.MatchString(nc.ConnectedServerVersion()),
+					JetStream:       jetStream,
+					APILevel:        apiLevel,
+					ClientIP:        clientIPOverTCP(t, tg),
+					Flushed:         true,
+				}
+			})
+		})
+	}
+}
+
+// clientIPOverTCP returns the client IP that nats.go connected to tg's TCP
+// port reports (the Unix socket has none).
+func clientIPOverTCP(t *testing.T, tg *diffTarget) string {
+	t.Helper()
+	nc, err := nats.Connect(tg.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	ip, err := nc.GetClientIP()
+	if err != nil {
+		return err.Error()
+	}
+	return ip.String()
 }
 
 func TestDifferential_ConnectNatsJS(t *testing.T) {
-	differential(t, diffOptions{}, func(t *testing.T, tg *diffTarget) connectObservation {
-		var obs connectObservation
-		decodeObservation(t, "connect.js", runNode(t, "connect.js", "--url", tg.URL), &obs)
-		return obs
-	})
+	for _, up := range connectUpstreams {
+		t.Run(up.name, func(t *testing.T) {
+			differential(t, up.opts, func(t *testing.T, tg *diffTarget) connectObservation {
+				var obs connectObservation
+				decodeObservation(t, "connect.js", runNode(t, "connect.js", "--url", tg.URL), &obs)
+				return obs
+			})
+		})
+	}
 }
 
 // receivedMsg is a message as a client received it.

@@ -40,6 +40,9 @@ type ServerInfo struct {
 	// LameDuckMode tells clients the server is shutting down and they
 	// should reconnect elsewhere.
 	LameDuckMode bool `json:"ldm,omitempty"`
+	// JSAPILevel is the level of the server's JetStream API, which
+	// nats-server 2.12 and later advertise.
+	JSAPILevel int `json:"api_lvl,omitempty"`
 }
 
 // AppendInfo appends "INFO <json> \r\n" to dst. The space before CRLF is
