@@ -43,7 +43,8 @@ type conn struct {
 	// Owned by the goroutine that reads (read), which a new one takes over
 	// from now and then.
 	parser       protocol.Parser
-	verbose      bool
+	verbose      bool        // +OK after each command; nats-server's default, until CONNECT says
+	pedantic     bool        // -ERR for a publish to an invalid subject; likewise
 	unflushed    bool        // a SUB subscribed upstream since the last PONG (publish.go)
 	sawActivity  bool        // the read being parsed had a command that counts as activity
 	connectTimer *time.Timer // closes the connection unless CONNECT comes first; nil once it has
@@ -91,6 +92,8 @@ func newConn(s *Server, nc net.Conn, id uint64) *conn {
 		ctx:        ctx,
 		cancel:     cancel,
 		parser:     protocol.Parser{MaxControlLine: s.cfg.MaxControlLine, MaxPayload: s.cfg.MaxPayload},
+		verbose:    true,
+		pedantic:   true,
 		kick:       make(chan struct{}, 1),
 		writerDone: make(chan struct{}),
 		subs:       make(map[string]*connSub),
@@ -253,7 +256,7 @@ func (c *conn) handleConnect(cmd *protocol.Command) error {
 		c.protocolError(err)
 		return errClose
 	}
-	c.verbose = info.Verbose
+	c.verbose, c.pedantic = info.Verbose, info.Pedantic
 	c.headers.Store(info.Headers)
 	c.mu.Lock()
 	c.client = clientInfo{name: info.Name, lang: info.Lang, version: info.Version}

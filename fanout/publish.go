@@ -2,6 +2,7 @@ package fanout
 
 import (
 	"context"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -25,9 +26,18 @@ import (
 // subject) while upstream is down gets the no-responders status at once,
 // as a leaf node cut off from its hub answers a request nobody in it
 // serves, rather than a timeout.
+//
+// A client in pedantic mode that publishes to a subject with a wildcard or
+// an empty token is told so, and the message is published all the same, as
+// nats-server does.
 func (c *conn) publish(cmd *protocol.Command) error {
 	c.inMsgs.Add(1)
 	c.inBytes.Add(uint64(len(cmd.Payload)))
+	if c.pedantic && !pedanticAccepts(cmd.Subject) {
+		if err := c.queueErr(protocol.TextInvalidPublishSubject); err != nil {
+			return err
+		}
+	}
 	s := c.srv
 	up := s.cfg.Upstream
 	if up == nil || !s.mayPublish(cmd.Subject) {
@@ -77,6 +87,19 @@ func (c *conn) publish(cmd *protocol.Command) error {
 		s.requests.Add(1)
 	}
 	return c.ok()
+}
+
+// pedanticAccepts reports whether nats-server lets a client in pedantic
+// mode publish to subject without an -ERR: no token of it is empty or a
+// wildcard (server/sublist.go, IsValidLiteralSubject, which unlike
+// subjects.ValidateSubject does not look at the characters).
+func pedanticAccepts(subject string) bool {
+	for tok := range strings.SplitSeq(subject, ".") {
+		if tok == "" || tok == "*" || tok == ">" {
+			return false
+		}
+	}
+	return true
 }
 
 // mayPublish reports whether the publish allow-list lets clients publish

@@ -325,7 +325,32 @@ func socketInQueue(t *testing.T, rc *rawClient) int {
 // verbose mode to nats-server and to natsfan, on the wire, and compares the
 // answers.
 func TestSocket_VerboseAnswersLikeNatsServer(t *testing.T) {
-	const script = "CONNECT {\"verbose\":true}\r\nSUB foo.x 1\r\nSUB foo.x 1\r\nSUB foo.y q 2\r\nUNSUB 1\r\nUNSUB 9\r\nUNSUB 2 5\r\nPING\r\n"
+	answersLikeNatsServer(t, "CONNECT {\"verbose\":true}\r\nSUB foo.x 1\r\nSUB foo.x 1\r\nSUB foo.y q 2\r\nUNSUB 1\r\nUNSUB 9\r\nUNSUB 2 5\r\nPING\r\n")
+}
+
+// A client in pedantic mode, which nats-server assumes unless CONNECT says
+// otherwise, is told of a publish to a wildcard or an empty token; the
+// message goes on all the same. Verbose mode is assumed too, even before
+// CONNECT.
+func TestSocket_PedanticAnswersLikeNatsServer(t *testing.T) {
+	for name, script := range map[string]string{
+		"pedantic":           "CONNECT {\"verbose\":false,\"pedantic\":true}\r\nPUB foo.* 1\r\nx\r\nPUB foo..x 1\r\nx\r\nPUB foo.> 1\r\nx\r\nPUB foo.x 1\r\nx\r\nPING\r\n",
+		"not pedantic":       "CONNECT {\"verbose\":false,\"pedantic\":false}\r\nPUB foo.* 1\r\nx\r\nPUB foo..x 1\r\nx\r\nPING\r\n",
+		"by default":         "CONNECT {}\r\nPUB foo.* 1\r\nx\r\nPUB foo.x 1\r\nx\r\nPING\r\n",
+		"before CONNECT":     "PUB foo.* 1\r\nx\r\nPUB foo.x 1\r\nx\r\nPING\r\n",
+		"headers, pedantic":  "CONNECT {\"verbose\":false,\"headers\":true}\r\nHPUB foo.* 12 13\r\nNATS/1.0\r\n\r\nx\r\nPING\r\n",
+		"tokens with * or >": "CONNECT {\"verbose\":false}\r\nPUB foo.a* 1\r\nx\r\nPUB foo.>b 1\r\nx\r\nPING\r\n",
+		"control characters": "CONNECT {\"verbose\":false}\r\nPUB foo.\x01 1\r\nx\r\nPUB foo.\x7f.* 1\r\nx\r\nPING\r\n",
+	} {
+		t.Run(name, func(t *testing.T) { answersLikeNatsServer(t, script) })
+	}
+}
+
+// answersLikeNatsServer sends script over a raw connection to nats-server,
+// and to natsfan's socket in front of another, and fails unless both
+// answer with the same lines up to the PONG the script must end with.
+func answersLikeNatsServer(t *testing.T, script string) {
+	t.Helper()
 	answers := func(c net.Conn) []string {
 		rc := &rawClient{Conn: c, r: bufio.NewReader(c)}
 		t.Cleanup(func() { c.Close() })
@@ -345,12 +370,33 @@ func TestSocket_VerboseAnswersLikeNatsServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := answers(direct)
-	sc := startSocketSidecar(t, up.ClientURL(), []string{"foo.>"}, fanout.ServerConfig{})
+	sc := startPodSidecar(t, up.ClientURL(), []string{"foo.>"}, fanout.ServerConfig{})
 	through, err := net.Dial("unix", sc.path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := answers(through); strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Fatalf("natsfan answered %q, nats-server %q", got, want)
+	}
+}
+
+func TestSocket_PedanticClientsPublishToWildcardsAllTheSame(t *testing.T) {
+	up := startServer(t, -1)
+	sub, err := connect(t, up.ClientURL()).SubscribeSync("foo.>")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := startPodSidecar(t, up.ClientURL(), []string{"foo.>"}, fanout.ServerConfig{})
+	rc := dialRaw(t, sc.path)
+	rc.send(t, "CONNECT {\"verbose\":false,\"pedantic\":true}\r\nPUB foo.* 1\r\nx\r\nPING\r\n")
+	if l := rc.line(t); l != "-ERR 'Invalid Publish Subject'" {
+		t.Fatalf("natsfan answered %q, want nats-server's -ERR 'Invalid Publish Subject'", l)
+	}
+	msg, err := sub.NextMsg(5 * time.Second)
+	if err != nil {
+		t.Fatalf("the publish did not reach upstream: %v", err)
+	}
+	if msg.Subject != "foo.*" {
+		t.Fatalf("upstream received %q, want foo.*", msg.Subject)
 	}
 }

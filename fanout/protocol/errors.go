@@ -31,6 +31,12 @@ const (
 	// The connection stays open (server/client.go, processSubEx).
 	TextInvalidSubject = "Invalid Subject"
 
+	// TextInvalidPublishSubject answers a PUB or HPUB to a subject with a
+	// wildcard or an empty token from a client in pedantic mode. The
+	// connection stays open, and the message is published all the same
+	// (server/client.go, processPub).
+	TextInvalidPublishSubject = "Invalid Publish Subject"
+
 	// TextStaleConnection is sent when the client has not answered the
 	// server's PINGs; the connection is then closed (server/client.go,
 	// processPingTimer). nats.go reconnects.
