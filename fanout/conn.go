@@ -43,11 +43,10 @@ type conn struct {
 	// Owned by the goroutine that reads (read), which a new one takes over
 	// from now and then.
 	parser       protocol.Parser
-	verbose      bool        // +OK after each command; nats-server's default, until CONNECT says
-	pedantic     bool        // -ERR for a publish to an invalid subject; likewise
-	unflushed    bool        // a SUB subscribed upstream since the last PONG (publish.go)
-	sawActivity  bool        // the read being parsed had a command that counts as activity
-	connectTimer *time.Timer // closes the connection unless CONNECT comes first; nil once it has
+	opts         protocol.ConnectInfo // what the client's CONNECTs said over nats-server's defaults, credentials cleared
+	unflushed    bool                 // a SUB subscribed upstream since the last PONG (publish.go)
+	sawActivity  bool                 // the read being parsed had a command that counts as activity
+	connectTimer *time.Timer          // closes the connection unless CONNECT comes first; nil once it has
 
 	headers    atomic.Bool   // the client handles HMSG
 	pingsOut   atomic.Int32  // PINGs sent and not answered
@@ -91,9 +90,8 @@ func newConn(s *Server, nc net.Conn, id uint64) *conn {
 		start:      time.Now(),
 		ctx:        ctx,
 		cancel:     cancel,
-		parser:     protocol.Parser{MaxControlLine: s.cfg.MaxControlLine, MaxPayload: s.cfg.MaxPayload},
-		verbose:    true,
-		pedantic:   true,
+		parser:     protocol.Parser{MaxControlLine: s.cfg.MaxControlLine, MaxPayload: s.cfg.MaxPayload, NoHeaders: true},
+		opts:       protocol.DefaultConnectInfo(),
 		kick:       make(chan struct{}, 1),
 		writerDone: make(chan struct{}),
 		subs:       make(map[string]*connSub),
@@ -248,7 +246,7 @@ func (c *conn) handleConnect(cmd *protocol.Command) error {
 		c.connectTimer.Stop()
 		c.connectTimer = nil
 	}
-	info, err := protocol.ParseConnect(cmd.Arg)
+	info, err := c.opts.Update(cmd.Arg)
 	if err == nil {
 		err = info.Validate()
 	}
@@ -256,8 +254,9 @@ func (c *conn) handleConnect(cmd *protocol.Command) error {
 		c.protocolError(err)
 		return errClose
 	}
-	c.verbose, c.pedantic = info.Verbose, info.Pedantic
+	c.opts = info.WithoutCredentials()
 	c.headers.Store(info.Headers)
+	c.parser.NoHeaders = !info.Headers
 	c.mu.Lock()
 	c.client = clientInfo{name: info.Name, lang: info.Lang, version: info.Version}
 	c.noResponders = info.NoResponders
@@ -269,7 +268,7 @@ func (c *conn) handleConnect(cmd *protocol.Command) error {
 
 // ok sends +OK to a client that asked for verbose mode.
 func (c *conn) ok() error {
-	if c.verbose {
+	if c.opts.Verbose {
 		return c.queue(protocol.AppendOK)
 	}
 	return nil

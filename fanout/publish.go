@@ -33,7 +33,7 @@ import (
 func (c *conn) publish(cmd *protocol.Command) error {
 	c.inMsgs.Add(1)
 	c.inBytes.Add(uint64(len(cmd.Payload)))
-	if c.pedantic && !pedanticAccepts(cmd.Subject) {
+	if c.opts.Pedantic && !pedanticAccepts(cmd.Subject) {
 		if err := c.queueErr(protocol.TextInvalidPublishSubject); err != nil {
 			return err
 		}

@@ -346,17 +346,18 @@ func TestSocket_PedanticAnswersLikeNatsServer(t *testing.T) {
 	}
 }
 
+// nats-server decodes a CONNECT over what the connection's earlier ones
+// said, so what a later one leaves out stands: here headers, and quiet.
+func TestSocket_ALaterCONNECTKeepsWhatAnEarlierSaid(t *testing.T) {
+	answersLikeNatsServer(t, "CONNECT {\"verbose\":false,\"headers\":true}\r\nCONNECT {}\r\nHPUB foo.x 12 13\r\nNATS/1.0\r\n\r\nx\r\nSUB foo.y 1\r\nPING\r\n")
+}
+
 // answersLikeNatsServer sends script over a raw connection to nats-server,
 // and to natsfan's socket in front of another, and fails unless both
 // answer with the same lines up to the PONG the script must end with.
 func answersLikeNatsServer(t *testing.T, script string) {
 	t.Helper()
-	answers := func(c net.Conn) []string {
-		rc := &rawClient{Conn: c, r: bufio.NewReader(c)}
-		t.Cleanup(func() { c.Close() })
-		if l := rc.line(t); !strings.HasPrefix(l, "INFO ") {
-			t.Fatalf("first line %q, want INFO", l)
-		}
+	answers := func(rc *rawClient) []string {
 		rc.send(t, script)
 		var got []string
 		for l := rc.line(t); l != "PONG"; l = rc.line(t) {
@@ -364,19 +365,59 @@ func answersLikeNatsServer(t *testing.T, script string) {
 		}
 		return got
 	}
-	up := startServer(t, -1)
-	direct, err := net.Dial("tcp", up.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
+	direct, through := dialNatsServerAndNatsfan(t)
 	want := answers(direct)
-	sc := startPodSidecar(t, up.ClientURL(), []string{"foo.>"}, fanout.ServerConfig{})
-	through, err := net.Dial("unix", sc.path)
-	if err != nil {
-		t.Fatal(err)
-	}
 	if got := answers(through); strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Fatalf("natsfan answered %q, nats-server %q", got, want)
+	}
+}
+
+// closesLikeNatsServer sends script as answersLikeNatsServer does, and
+// fails unless both close the connection after the same last line.
+func closesLikeNatsServer(t *testing.T, script string) {
+	t.Helper()
+	direct, through := dialNatsServerAndNatsfan(t)
+	direct.send(t, script)
+	want := direct.closedAfter(t)
+	through.send(t, script)
+	if got := through.closedAfter(t); got != want {
+		t.Fatalf("natsfan closed after %q, nats-server after %q", got, want)
+	}
+}
+
+// dialNatsServerAndNatsfan starts a nats-server, and natsfan's socket in
+// front of another, and returns a raw connection to each, past its INFO.
+func dialNatsServerAndNatsfan(t *testing.T) (direct, through *rawClient) {
+	t.Helper()
+	raw := func(c net.Conn, err error) *rawClient {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		rc := &rawClient{Conn: c, r: bufio.NewReader(c)}
+		if l := rc.line(t); !strings.HasPrefix(l, "INFO ") {
+			t.Fatalf("first line %q, want INFO", l)
+		}
+		return rc
+	}
+	up := startServer(t, -1)
+	direct = raw(net.Dial("tcp", up.Addr().String()))
+	sc := startPodSidecar(t, up.ClientURL(), []string{"foo.>"}, fanout.ServerConfig{})
+	return direct, raw(net.Dial("unix", sc.path))
+}
+
+// A client that has not said in its CONNECT that it takes headers, or has
+// sent no CONNECT yet, is cut off at its first HPUB without an -ERR, as
+// nats-server cuts it off, whatever the sizes the HPUB declares.
+func TestSocket_HPUBWithoutHeadersClosesLikeNatsServer(t *testing.T) {
+	for name, script := range map[string]string{
+		"headers false":    "CONNECT {\"verbose\":false}\r\nHPUB foo.x 12 13\r\nNATS/1.0\r\n\r\nx\r\nPING\r\n",
+		"before CONNECT":   "HPUB foo.x 12 13\r\nNATS/1.0\r\n\r\nx\r\nPING\r\n",
+		"over max_payload": "CONNECT {\"verbose\":true}\r\nHPUB foo.x 12 99999999\r\n",
+		"malformed":        "CONNECT {\"verbose\":false}\r\nHPUB foo.x\r\n",
+	} {
+		t.Run(name, func(t *testing.T) { closesLikeNatsServer(t, script) })
 	}
 }
 

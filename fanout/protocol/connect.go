@@ -48,17 +48,30 @@ type ConnectInfo struct {
 	NewAccount bool   `json:"new_account,omitempty"`
 }
 
-// ParseConnect decodes the JSON argument of a CONNECT (Command.Arg) as
-// nats-server does: fields it does not know are ignored, fields that are
-// absent keep nats-server's defaults (Verbose, Pedantic and Echo true; all
-// else zero), and a field of the wrong type is an error. nats-server closes
-// the connection on such an error without an -ERR line, so the error is a
+// DefaultConnectInfo is what nats-server assumes of a client before its
+// CONNECT, and of what its CONNECT leaves out: Verbose, Pedantic and Echo
+// true, all else zero.
+func DefaultConnectInfo() ConnectInfo {
+	return ConnectInfo{Verbose: true, Pedantic: true, Echo: true}
+}
+
+// ParseConnect decodes the JSON argument of a connection's first CONNECT
+// (Command.Arg) as nats-server does: fields it does not know are ignored,
+// fields that are absent keep their defaults ([DefaultConnectInfo]), and a
+// field of the wrong type is an error. nats-server closes the connection
+// on such an error without an -ERR line, so the error is a
 // [*ProtocolError] with an empty Text.
 //
 // ParseConnect does not judge what the client asks for: see
 // [ConnectInfo.Validate].
 func ParseConnect(arg []byte) (ConnectInfo, error) {
-	ci := ConnectInfo{Verbose: true, Pedantic: true, Echo: true}
+	return DefaultConnectInfo().Update(arg)
+}
+
+// Update decodes a CONNECT as [ParseConnect] does, over ci rather than the
+// defaults: nats-server decodes each CONNECT of a connection over what its
+// earlier ones said, so that a field a later one leaves out keeps its value.
+func (ci ConnectInfo) Update(arg []byte) (ConnectInfo, error) {
 	if err := json.Unmarshal(arg, &ci); err != nil {
 		return ConnectInfo{}, &ProtocolError{Err: ErrBadConnect, Detail: err.Error()}
 	}
@@ -79,6 +92,13 @@ func (ci *ConnectInfo) Validate() error {
 			Detail: "no_responders without headers"}
 	}
 	return nil
+}
+
+// WithoutCredentials returns ci with its credentials cleared: what a server
+// that does not check them keeps of a CONNECT.
+func (ci ConnectInfo) WithoutCredentials() ConnectInfo {
+	ci.User, ci.Pass, ci.AuthToken, ci.JWT, ci.Sig, ci.Nkey = "", "", "", "", "", ""
+	return ci
 }
 
 // String describes the client for logs, credentials left out, for example

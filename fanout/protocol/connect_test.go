@@ -35,6 +35,23 @@ func TestParseConnect(t *testing.T) {
 	}
 }
 
+// A later CONNECT is decoded over the earlier one, as nats-server decodes
+// it over the connection's options: what it leaves out stands.
+func TestConnectInfo_UpdateKeepsWhatALaterCONNECTLeavesOut(t *testing.T) {
+	first, err := ParseConnect([]byte(`{"verbose":false,"headers":true,"name":"app","pass":"p"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := first.WithoutCredentials().Update([]byte(`{"echo":false}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := ConnectInfo{Pedantic: true, Headers: true, Name: "app"}
+	if got != want {
+		t.Fatalf("got  %+v\nwant %+v", got, want)
+	}
+}
+
 func TestParseConnect_RefusesWhatNATSServerRefuses(t *testing.T) {
 	for _, arg := range []string{``, `{`, `[]`, `{"verbose":"yes"}`, `{"protocol":"1"}`, `{} x`} {
 		_, err := ParseConnect([]byte(arg))

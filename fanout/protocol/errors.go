@@ -121,6 +121,9 @@ var (
 	// ErrBadConnect means a CONNECT that cannot be decoded or asks for
 	// something the server cannot do.
 	ErrBadConnect = errors.New("protocol: bad CONNECT")
+	// ErrNoHeaders means an HPUB from a client that has not said it
+	// handles headers ([Parser.NoHeaders]).
+	ErrNoHeaders = errors.New("protocol: message headers not supported")
 )
 
 // A ProtocolError is input nats-server would answer by closing the

@@ -131,6 +131,11 @@ type Parser struct {
 	// included. It should match the max_payload the server announces in
 	// its INFO. 0 or less means DefaultMaxPayload.
 	MaxPayload int
+	// NoHeaders refuses HPUB, as nats-server refuses it from a client that
+	// has not said in its CONNECT that it handles headers: the stream ends
+	// at the HPUB's control line, before its sizes are looked at, and
+	// without an -ERR.
+	NoHeaders bool
 
 	state parseState
 	vlen  int    // bytes of the verb matched so far
@@ -453,6 +458,10 @@ func (p *Parser) handleLine(line []byte, fn func(*Command) error) error {
 		return p.startPayload(line, -1, args[len(args)-1])
 
 	case OpHPub:
+		if p.NoHeaders {
+			return &ProtocolError{Err: ErrNoHeaders,
+				Detail: fmt.Sprintf("%s from a client that did not ask for headers: %s", verbs[p.verb].name, snippet(line))}
+		}
 		args, ok := splitArgs(line, a[:0:4])
 		if !ok || len(args) < 3 {
 			return p.errArgCount(line, "3 or 4", args, ok)

@@ -284,6 +284,27 @@ func TestParser_CallbackErrorStopsParsing(t *testing.T) {
 	}
 }
 
+// NoHeaders ends the stream at an HPUB's control line, before its sizes,
+// without an -ERR. A connection turns it off and on as its CONNECTs say,
+// between commands; a PUB passes either way.
+func TestParser_NoHeadersRefusesHPUB(t *testing.T) {
+	nop := func(*Command) error { return nil }
+	p := Parser{NoHeaders: true}
+	if err := p.Parse([]byte("PUB foo 1\r\nx\r\n"), nop); err != nil {
+		t.Fatalf("PUB: %v", err)
+	}
+	p.NoHeaders = false
+	if err := p.Parse([]byte("HPUB foo 12 13\r\nNATS/1.0\r\n\r\nx\r\n"), nop); err != nil {
+		t.Fatalf("HPUB with headers on: %v", err)
+	}
+	p.NoHeaders = true
+	err := p.Parse([]byte("HPUB foo 12 99999999\r\n"), nop)
+	var perr *ProtocolError
+	if !errors.As(err, &perr) || !errors.Is(err, ErrNoHeaders) || perr.Text != "" {
+		t.Fatalf("HPUB with headers off: got %v, want ErrNoHeaders with no -ERR text", err)
+	}
+}
+
 func TestParser_ZeroValueUsesNATSServerDefaults(t *testing.T) {
 	var p Parser
 	nop := func(*Command) error { return nil }
