@@ -1,0 +1,139 @@
+package integration
+
+// What natsfan answers on the wire, compared line by line with what
+// nats-server answers to the same bytes: raw clients, since stock ones never
+// send much of this (verbose and pedantic mode, a second CONNECT, an HPUB
+// from a client that did not ask for headers).
+
+import (
+	"bufio"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/natsfan/natsfan/fanout"
+)
+
+// TestSocket_VerboseAnswersLikeNatsServer sends the same SUBs and UNSUBs in
+// verbose mode to nats-server and to natsfan, on the wire, and compares the
+// answers.
+func TestSocket_VerboseAnswersLikeNatsServer(t *testing.T) {
+	answersLikeNatsServer(t, "CONNECT {\"verbose\":true}\r\nSUB foo.x 1\r\nSUB foo.x 1\r\nSUB foo.y q 2\r\nUNSUB 1\r\nUNSUB 9\r\nUNSUB 2 5\r\nPING\r\n")
+}
+
+// A client in pedantic mode, which nats-server assumes unless CONNECT says
+// otherwise, is told of a publish to a wildcard or an empty token; the
+// message goes on all the same. Verbose mode is assumed too, even before
+// CONNECT.
+func TestSocket_PedanticAnswersLikeNatsServer(t *testing.T) {
+	for name, script := range map[string]string{
+		"pedantic":           "CONNECT {\"verbose\":false,\"pedantic\":true}\r\nPUB foo.* 1\r\nx\r\nPUB foo..x 1\r\nx\r\nPUB foo.> 1\r\nx\r\nPUB foo.x 1\r\nx\r\nPING\r\n",
+		"not pedantic":       "CONNECT {\"verbose\":false,\"pedantic\":false}\r\nPUB foo.* 1\r\nx\r\nPUB foo..x 1\r\nx\r\nPING\r\n",
+		"by default":         "CONNECT {}\r\nPUB foo.* 1\r\nx\r\nPUB foo.x 1\r\nx\r\nPING\r\n",
+		"before CONNECT":     "PUB foo.* 1\r\nx\r\nPUB foo.x 1\r\nx\r\nPING\r\n",
+		"headers, pedantic":  "CONNECT {\"verbose\":false,\"headers\":true}\r\nHPUB foo.* 12 13\r\nNATS/1.0\r\n\r\nx\r\nPING\r\n",
+		"tokens with * or >": "CONNECT {\"verbose\":false}\r\nPUB foo.a* 1\r\nx\r\nPUB foo.>b 1\r\nx\r\nPING\r\n",
+		"control characters": "CONNECT {\"verbose\":false}\r\nPUB foo.\x01 1\r\nx\r\nPUB foo.\x7f.* 1\r\nx\r\nPING\r\n",
+	} {
+		t.Run(name, func(t *testing.T) { answersLikeNatsServer(t, script) })
+	}
+}
+
+// The message of a pedantic client's publish to a wildcard goes upstream
+// after the -ERR, as nats-server publishes it.
+func TestSocket_PedanticClientsPublishToWildcardsAllTheSame(t *testing.T) {
+	up := startServer(t, -1)
+	sub, err := connect(t, up.ClientURL()).SubscribeSync("foo.>")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := startPodSidecar(t, up.ClientURL(), []string{"foo.>"}, fanout.ServerConfig{})
+	rc := dialRaw(t, sc.path)
+	rc.send(t, "CONNECT {\"verbose\":false,\"pedantic\":true}\r\nPUB foo.* 1\r\nx\r\nPING\r\n")
+	if l := rc.line(t); l != "-ERR 'Invalid Publish Subject'" {
+		t.Fatalf("natsfan answered %q, want nats-server's -ERR 'Invalid Publish Subject'", l)
+	}
+	msg, err := sub.NextMsg(5 * time.Second)
+	if err != nil {
+		t.Fatalf("the publish did not reach upstream: %v", err)
+	}
+	if msg.Subject != "foo.*" {
+		t.Fatalf("upstream received %q, want foo.*", msg.Subject)
+	}
+}
+
+// nats-server decodes a CONNECT over what the connection's earlier ones
+// said, so what a later one leaves out stands: here headers, and quiet.
+func TestSocket_ALaterCONNECTKeepsWhatAnEarlierSaid(t *testing.T) {
+	answersLikeNatsServer(t, "CONNECT {\"verbose\":false,\"headers\":true}\r\nCONNECT {}\r\nHPUB foo.x 12 13\r\nNATS/1.0\r\n\r\nx\r\nSUB foo.y 1\r\nPING\r\n")
+}
+
+// A client that has not said in its CONNECT that it takes headers, or has
+// sent no CONNECT yet, is cut off at its first HPUB without an -ERR, as
+// nats-server cuts it off, whatever the sizes the HPUB declares.
+func TestSocket_HPUBWithoutHeadersClosesLikeNatsServer(t *testing.T) {
+	for name, script := range map[string]string{
+		"headers false":    "CONNECT {\"verbose\":false}\r\nHPUB foo.x 12 13\r\nNATS/1.0\r\n\r\nx\r\nPING\r\n",
+		"before CONNECT":   "HPUB foo.x 12 13\r\nNATS/1.0\r\n\r\nx\r\nPING\r\n",
+		"over max_payload": "CONNECT {\"verbose\":true}\r\nHPUB foo.x 12 99999999\r\n",
+		"malformed":        "CONNECT {\"verbose\":false}\r\nHPUB foo.x\r\n",
+	} {
+		t.Run(name, func(t *testing.T) { closesLikeNatsServer(t, script) })
+	}
+}
+
+// answersLikeNatsServer sends script over a raw connection to nats-server,
+// and to natsfan's socket in front of another, and fails unless both
+// answer with the same lines up to the PONG the script must end with.
+func answersLikeNatsServer(t *testing.T, script string) {
+	t.Helper()
+	answers := func(rc *rawClient) []string {
+		rc.send(t, script)
+		var got []string
+		for l := rc.line(t); l != "PONG"; l = rc.line(t) {
+			got = append(got, l)
+		}
+		return got
+	}
+	direct, through := dialNatsServerAndNatsfan(t)
+	want := answers(direct)
+	if got := answers(through); strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("natsfan answered %q, nats-server %q", got, want)
+	}
+}
+
+// closesLikeNatsServer sends script as answersLikeNatsServer does, and
+// fails unless both close the connection after the same last line.
+func closesLikeNatsServer(t *testing.T, script string) {
+	t.Helper()
+	direct, through := dialNatsServerAndNatsfan(t)
+	direct.send(t, script)
+	want := direct.closedAfter(t)
+	through.send(t, script)
+	if got := through.closedAfter(t); got != want {
+		t.Fatalf("natsfan closed after %q, nats-server after %q", got, want)
+	}
+}
+
+// dialNatsServerAndNatsfan starts a nats-server, and natsfan's socket in
+// front of another, and returns a raw connection to each, past its INFO.
+func dialNatsServerAndNatsfan(t *testing.T) (direct, through *rawClient) {
+	t.Helper()
+	raw := func(c net.Conn, err error) *rawClient {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		rc := &rawClient{Conn: c, r: bufio.NewReader(c)}
+		if l := rc.line(t); !strings.HasPrefix(l, "INFO ") {
+			t.Fatalf("first line %q, want INFO", l)
+		}
+		return rc
+	}
+	up := startServer(t, -1)
+	direct = raw(net.Dial("tcp", up.Addr().String()))
+	sc := startPodSidecar(t, up.ClientURL(), []string{"foo.>"}, fanout.ServerConfig{})
+	return direct, raw(net.Dial("unix", sc.path))
+}
