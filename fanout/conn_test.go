@@ -129,13 +129,15 @@ func stackInUse() uint64 {
 	return ms.StackInuse
 }
 
-// waitGoroutines waits until n goroutines run.
+// waitGoroutines waits until at most n goroutines run. At most, not
+// exactly: a goroutine of an earlier test, counted in the caller's
+// baseline, may end meanwhile.
 func waitGoroutines(t *testing.T, n int) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
-	for runtime.NumGoroutine() != n {
+	for runtime.NumGoroutine() > n {
 		if time.Now().After(deadline) {
-			t.Fatalf("%d goroutines run, want %d", runtime.NumGoroutine(), n)
+			t.Fatalf("%d goroutines run, want at most %d", runtime.NumGoroutine(), n)
 		}
 		runtime.Gosched()
 	}
