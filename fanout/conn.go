@@ -43,7 +43,7 @@ type conn struct {
 	// Owned by the goroutine that reads (read), which a new one takes over
 	// from now and then.
 	parser       protocol.Parser
-	opts         protocol.ConnectInfo // what the client's CONNECTs said over nats-server's defaults, credentials cleared
+	opts         protocol.ConnectInfo // the options the client's CONNECTs set over nats-server's defaults (no strings)
 	unflushed    bool                 // a SUB subscribed upstream since the last PONG (publish.go)
 	sawActivity  bool                 // the read being parsed had a command that counts as activity
 	connectTimer *time.Timer          // closes the connection unless CONNECT comes first; nil once it has
@@ -254,7 +254,7 @@ func (c *conn) handleConnect(cmd *protocol.Command) error {
 		c.protocolError(err)
 		return errClose
 	}
-	c.opts = info.WithoutCredentials()
+	c.opts = info.Options()
 	c.headers.Store(info.Headers)
 	c.parser.NoHeaders = !info.Headers
 	c.mu.Lock()

@@ -94,11 +94,14 @@ func (ci *ConnectInfo) Validate() error {
 	return nil
 }
 
-// WithoutCredentials returns ci with its credentials cleared: what a server
-// that does not check them keeps of a CONNECT.
-func (ci ConnectInfo) WithoutCredentials() ConnectInfo {
-	ci.User, ci.Pass, ci.AuthToken, ci.JWT, ci.Sig, ci.Nkey = "", "", "", "", "", ""
-	return ci
+// Options returns ci's flags and numbers, its strings left out: what a
+// connection keeps of a CONNECT to decode the next one over ([Update]).
+// Keeping the strings (names, credentials) would let a client that sends
+// several CONNECTs hold a control line's worth of each.
+func (ci ConnectInfo) Options() ConnectInfo {
+	return ConnectInfo{Verbose: ci.Verbose, Pedantic: ci.Pedantic, TLSRequired: ci.TLSRequired,
+		Protocol: ci.Protocol, Echo: ci.Echo, Headers: ci.Headers, NoResponders: ci.NoResponders,
+		NewAccount: ci.NewAccount}
 }
 
 // String describes the client for logs, credentials left out, for example

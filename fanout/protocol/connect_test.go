@@ -35,18 +35,19 @@ func TestParseConnect(t *testing.T) {
 	}
 }
 
-// A later CONNECT is decoded over the earlier one, as nats-server decodes
-// it over the connection's options: what it leaves out stands.
-func TestConnectInfo_UpdateKeepsWhatALaterCONNECTLeavesOut(t *testing.T) {
-	first, err := ParseConnect([]byte(`{"verbose":false,"headers":true,"name":"app","pass":"p"}`))
+// A later CONNECT is decoded over the earlier one's options, as nats-server
+// decodes it over the connection's: an option it leaves out stands. The
+// strings are not kept.
+func TestConnectInfo_UpdateKeepsTheOptionsALaterCONNECTLeavesOut(t *testing.T) {
+	first, err := ParseConnect([]byte(`{"verbose":false,"headers":true,"protocol":1,"name":"app","pass":"p","account":"A"}`))
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := first.WithoutCredentials().Update([]byte(`{"echo":false}`))
+	got, err := first.Options().Update([]byte(`{"echo":false,"lang":"go"}`))
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := ConnectInfo{Pedantic: true, Headers: true, Name: "app"}
+	want := ConnectInfo{Pedantic: true, Headers: true, Protocol: 1, Lang: "go"}
 	if got != want {
 		t.Fatalf("got  %+v\nwant %+v", got, want)
 	}
