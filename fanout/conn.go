@@ -43,10 +43,10 @@ type conn struct {
 	// Owned by the goroutine that reads (read), which a new one takes over
 	// from now and then.
 	parser       protocol.Parser
-	opts         protocol.ConnectInfo // the options the client's CONNECTs set over nats-server's defaults (no strings)
-	unflushed    bool                 // a SUB subscribed upstream since the last PONG (publish.go)
-	sawActivity  bool                 // the read being parsed had a command that counts as activity
-	connectTimer *time.Timer          // closes the connection unless CONNECT comes first; nil once it has
+	opts         protocol.ConnectOptions // what the client's CONNECTs set over nats-server's defaults
+	unflushed    bool                    // a SUB subscribed upstream since the last PONG (publish.go)
+	sawActivity  bool                    // the read being parsed had a command that counts as activity
+	connectTimer *time.Timer             // closes the connection unless CONNECT comes first; nil once it has
 
 	headers    atomic.Bool   // the client handles HMSG
 	pingsOut   atomic.Int32  // PINGs sent and not answered
@@ -91,7 +91,7 @@ func newConn(s *Server, nc net.Conn, id uint64) *conn {
 		ctx:        ctx,
 		cancel:     cancel,
 		parser:     protocol.Parser{MaxControlLine: s.cfg.MaxControlLine, MaxPayload: s.cfg.MaxPayload, NoHeaders: true},
-		opts:       protocol.DefaultConnectInfo(),
+		opts:       protocol.DefaultConnectOptions(),
 		kick:       make(chan struct{}, 1),
 		writerDone: make(chan struct{}),
 		subs:       make(map[string]*connSub),
@@ -246,7 +246,7 @@ func (c *conn) handleConnect(cmd *protocol.Command) error {
 		c.connectTimer.Stop()
 		c.connectTimer = nil
 	}
-	info, err := c.opts.Update(cmd.Arg)
+	info, err := c.opts.Parse(cmd.Arg)
 	if err == nil {
 		err = info.Validate()
 	}
@@ -254,7 +254,7 @@ func (c *conn) handleConnect(cmd *protocol.Command) error {
 		c.protocolError(err)
 		return errClose
 	}
-	c.opts = info.Options()
+	c.opts = info.ConnectOptions
 	c.headers.Store(info.Headers)
 	c.parser.NoHeaders = !info.Headers
 	c.mu.Lock()

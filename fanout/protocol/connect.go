@@ -10,29 +10,14 @@ import (
 // uses, with the same JSON names. nats.go v1.55 sends all of the fields
 // without omitempty below on every connect.
 type ConnectInfo struct {
-	// Verbose asks for +OK after each SUB, UNSUB, PUB and CONNECT.
-	Verbose bool `json:"verbose"`
-	// Pedantic asks for stricter checks, such as "Invalid Publish Subject".
-	Pedantic bool `json:"pedantic"`
-	// TLSRequired says the client wants TLS.
-	TLSRequired bool `json:"tls_required"`
+	ConnectOptions
+
 	// Name is the connection name the application chose, if any.
 	Name string `json:"name"`
 	// Lang is the client library's language ("go", "nats.js"…).
 	Lang string `json:"lang"`
 	// Version is the client library's version.
 	Version string `json:"version"`
-	// Protocol is 0 (original) or 1 (the client handles async INFO).
-	Protocol int `json:"protocol"`
-	// Echo asks for the client's own publishes to be delivered to its
-	// subscriptions.
-	Echo bool `json:"echo"`
-	// Headers says the client handles HMSG. Without it, the server strips
-	// headers and sends MSG.
-	Headers bool `json:"headers"`
-	// NoResponders asks for a 503 status message when a request has no
-	// responders. It requires Headers.
-	NoResponders bool `json:"no_responders"`
 
 	// Credentials. Never log them: String leaves them out.
 	User      string `json:"user,omitempty"`
@@ -42,36 +27,65 @@ type ConnectInfo struct {
 	Sig       string `json:"sig,omitempty"`
 	Nkey      string `json:"nkey,omitempty"`
 
-	// Account and NewAccount are for nats-server's dynamic accounts;
-	// stock clients do not send them.
-	Account    string `json:"account,omitempty"`
-	NewAccount bool   `json:"new_account,omitempty"`
+	// Account is for nats-server's dynamic accounts; stock clients do not
+	// send it.
+	Account string `json:"account,omitempty"`
 }
 
-// DefaultConnectInfo is what nats-server assumes of a client before its
-// CONNECT, and of what its CONNECT leaves out: Verbose, Pedantic and Echo
-// true, all else zero.
-func DefaultConnectInfo() ConnectInfo {
-	return ConnectInfo{Verbose: true, Pedantic: true, Echo: true}
+// ConnectOptions are a CONNECT's options: what it asks of the server,
+// without the strings (names, credentials). They are what a connection
+// keeps of its CONNECTs: nats-server decodes each CONNECT of a connection
+// over what its earlier ones said, so an option a later one leaves out
+// stands, and a connection that kept the strings too would let a client
+// that sends several CONNECTs hold a control line's worth of each.
+type ConnectOptions struct {
+	// Verbose asks for +OK after each SUB, UNSUB, PUB and CONNECT.
+	Verbose bool `json:"verbose"`
+	// Pedantic asks for stricter checks, such as "Invalid Publish Subject".
+	Pedantic bool `json:"pedantic"`
+	// TLSRequired says the client wants TLS.
+	TLSRequired bool `json:"tls_required"`
+	// Protocol is 0 (original) or 1 (the client handles async INFO).
+	Protocol int `json:"protocol"`
+	// Echo asks for the client's own publishes to be delivered to its
+	// subscriptions.
+	Echo bool `json:"echo"`
+	// Headers says the client handles HMSG. Without it, the server strips
+	// headers and sends MSG, and refuses HPUB.
+	Headers bool `json:"headers"`
+	// NoResponders asks for a 503 status message when a request has no
+	// responders. It requires Headers.
+	NoResponders bool `json:"no_responders"`
+	// NewAccount is for nats-server's dynamic accounts; stock clients do
+	// not send it.
+	NewAccount bool `json:"new_account,omitempty"`
+}
+
+// DefaultConnectOptions are what nats-server assumes of a client before its
+// first CONNECT, and of what that CONNECT leaves out: Verbose, Pedantic and
+// Echo, nothing else.
+func DefaultConnectOptions() ConnectOptions {
+	return ConnectOptions{Verbose: true, Pedantic: true, Echo: true}
 }
 
 // ParseConnect decodes the JSON argument of a connection's first CONNECT
 // (Command.Arg) as nats-server does: fields it does not know are ignored,
-// fields that are absent keep their defaults ([DefaultConnectInfo]), and a
-// field of the wrong type is an error. nats-server closes the connection
-// on such an error without an -ERR line, so the error is a
+// fields that are absent keep their defaults ([DefaultConnectOptions]),
+// and a field of the wrong type is an error. nats-server closes the
+// connection on such an error without an -ERR line, so the error is a
 // [*ProtocolError] with an empty Text.
 //
 // ParseConnect does not judge what the client asks for: see
 // [ConnectInfo.Validate].
 func ParseConnect(arg []byte) (ConnectInfo, error) {
-	return DefaultConnectInfo().Update(arg)
+	return DefaultConnectOptions().Parse(arg)
 }
 
-// Update decodes a CONNECT as [ParseConnect] does, over ci rather than the
-// defaults: nats-server decodes each CONNECT of a connection over what its
-// earlier ones said, so that a field a later one leaves out keeps its value.
-func (ci ConnectInfo) Update(arg []byte) (ConnectInfo, error) {
+// Parse decodes a CONNECT as [ParseConnect] does, over o rather than the
+// defaults: for a connection's later CONNECT, o are the options of its
+// earlier ones.
+func (o ConnectOptions) Parse(arg []byte) (ConnectInfo, error) {
+	ci := ConnectInfo{ConnectOptions: o}
 	if err := json.Unmarshal(arg, &ci); err != nil {
 		return ConnectInfo{}, &ProtocolError{Err: ErrBadConnect, Detail: err.Error()}
 	}
@@ -92,16 +106,6 @@ func (ci *ConnectInfo) Validate() error {
 			Detail: "no_responders without headers"}
 	}
 	return nil
-}
-
-// Options returns ci's flags and numbers, its strings left out: what a
-// connection keeps of a CONNECT to decode the next one over ([Update]).
-// Keeping the strings (names, credentials) would let a client that sends
-// several CONNECTs hold a control line's worth of each.
-func (ci ConnectInfo) Options() ConnectInfo {
-	return ConnectInfo{Verbose: ci.Verbose, Pedantic: ci.Pedantic, TLSRequired: ci.TLSRequired,
-		Protocol: ci.Protocol, Echo: ci.Echo, Headers: ci.Headers, NoResponders: ci.NoResponders,
-		NewAccount: ci.NewAccount}
 }
 
 // String describes the client for logs, credentials left out, for example

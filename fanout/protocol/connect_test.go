@@ -13,15 +13,16 @@ func TestParseConnect(t *testing.T) {
 		want ConnectInfo
 	}{
 		{"nats.go v1.55", strings.TrimSuffix(natsGoConnect[len("CONNECT "):], "\r\n"),
-			ConnectInfo{Lang: "go", Version: "1.55.0", Protocol: 1, Echo: true, Headers: true, NoResponders: true}},
+			ConnectInfo{ConnectOptions: ConnectOptions{Protocol: 1, Echo: true, Headers: true, NoResponders: true}, Lang: "go", Version: "1.55.0"}},
 		{"absent fields keep nats-server's defaults", `{}`,
-			ConnectInfo{Verbose: true, Pedantic: true, Echo: true}},
+			ConnectInfo{ConnectOptions: ConnectOptions{Verbose: true, Pedantic: true, Echo: true}}},
 		{"unknown fields are ignored", `{"verbose":false,"pedantic":false,"echo":false,"future":{"x":[1,2]},"sig":"s","jwt":"j"}`,
 			ConnectInfo{Sig: "s", JWT: "j"}},
 		{"credentials", `{"user":"u","pass":"p","auth_token":"t","nkey":"n","name":"app","tls_required":true}`,
-			ConnectInfo{Verbose: true, Pedantic: true, Echo: true, User: "u", Pass: "p", AuthToken: "t", Nkey: "n", Name: "app", TLSRequired: true}},
+			ConnectInfo{ConnectOptions: ConnectOptions{Verbose: true, Pedantic: true, Echo: true, TLSRequired: true},
+				User: "u", Pass: "p", AuthToken: "t", Nkey: "n", Name: "app"}},
 		{"surrounding blanks", " \t{\"name\":\"x\"}  \r",
-			ConnectInfo{Verbose: true, Pedantic: true, Echo: true, Name: "x"}},
+			ConnectInfo{ConnectOptions: ConnectOptions{Verbose: true, Pedantic: true, Echo: true}, Name: "x"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := ParseConnect([]byte(tc.arg))
@@ -38,16 +39,16 @@ func TestParseConnect(t *testing.T) {
 // A later CONNECT is decoded over the earlier one's options, as nats-server
 // decodes it over the connection's: an option it leaves out stands. The
 // strings are not kept.
-func TestConnectInfo_UpdateKeepsTheOptionsALaterCONNECTLeavesOut(t *testing.T) {
+func TestConnectOptions_ParseKeepsTheOptionsALaterCONNECTLeavesOut(t *testing.T) {
 	first, err := ParseConnect([]byte(`{"verbose":false,"headers":true,"protocol":1,"name":"app","pass":"p","account":"A"}`))
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := first.Options().Update([]byte(`{"echo":false,"lang":"go"}`))
+	got, err := first.ConnectOptions.Parse([]byte(`{"echo":false,"lang":"go"}`))
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := ConnectInfo{Pedantic: true, Headers: true, Protocol: 1, Lang: "go"}
+	want := ConnectInfo{ConnectOptions: ConnectOptions{Pedantic: true, Headers: true, Protocol: 1}, Lang: "go"}
 	if got != want {
 		t.Fatalf("got  %+v\nwant %+v", got, want)
 	}
@@ -68,11 +69,11 @@ func TestConnectInfo_Validate(t *testing.T) {
 		ci   ConnectInfo
 		text string // "" for valid
 	}{
-		{ConnectInfo{Protocol: 0}, ""},
-		{ConnectInfo{Protocol: 1, Headers: true, NoResponders: true}, ""},
-		{ConnectInfo{Protocol: 2}, TextBadClientProtocol},
-		{ConnectInfo{Protocol: -1}, TextBadClientProtocol},
-		{ConnectInfo{Protocol: 1, NoResponders: true}, TextNoRespondersRequiresHeaders},
+		{ConnectInfo{ConnectOptions: ConnectOptions{Protocol: 0}}, ""},
+		{ConnectInfo{ConnectOptions: ConnectOptions{Protocol: 1, Headers: true, NoResponders: true}}, ""},
+		{ConnectInfo{ConnectOptions: ConnectOptions{Protocol: 2}}, TextBadClientProtocol},
+		{ConnectInfo{ConnectOptions: ConnectOptions{Protocol: -1}}, TextBadClientProtocol},
+		{ConnectInfo{ConnectOptions: ConnectOptions{Protocol: 1, NoResponders: true}}, TextNoRespondersRequiresHeaders},
 	} {
 		err := tc.ci.Validate()
 		if tc.text == "" {
@@ -89,7 +90,7 @@ func TestConnectInfo_Validate(t *testing.T) {
 }
 
 func TestConnectInfo_StringLeavesOutCredentials(t *testing.T) {
-	ci := ConnectInfo{Name: "app", Lang: "go", Version: "1.55.0", Protocol: 1,
+	ci := ConnectInfo{ConnectOptions: ConnectOptions{Protocol: 1}, Name: "app", Lang: "go", Version: "1.55.0",
 		User: "SECRET1", Pass: "SECRET2", AuthToken: "SECRET3", JWT: "SECRET4", Sig: "SECRET5", Nkey: "SECRET6"}
 	s := ci.String()
 	if strings.Contains(s, "SECRET") {

@@ -221,8 +221,8 @@ func TestCodec_WithNATSGo(t *testing.T) {
 	if err != nil || connect.Validate() != nil {
 		t.Fatalf("nats.go's CONNECT %s: %v", ops[0].Arg, err)
 	}
-	wantConnect := ConnectInfo{Name: "codec-test", Lang: "go", Version: nats.Version, Protocol: 1,
-		Echo: true, Headers: true, NoResponders: true}
+	wantConnect := ConnectInfo{ConnectOptions: ConnectOptions{Protocol: 1, Echo: true, Headers: true, NoResponders: true},
+		Name: "codec-test", Lang: "go", Version: nats.Version}
 	if connect != wantConnect {
 		t.Errorf("nats.go's CONNECT:\n got %+v\nwant %+v", connect, wantConnect)
 	}
