@@ -44,11 +44,14 @@ type conn struct {
 	// from now and then.
 	parser       protocol.Parser
 	opts         protocol.ConnectOptions // what the client's CONNECTs set over nats-server's defaults
+	connected    bool                    // a CONNECT has come
+	firstPong    bool                    // the PONG to the first PING since CONNECT has gone (sendAccountInfo)
 	unflushed    bool                    // a SUB subscribed upstream since the last PONG (publish.go)
 	sawActivity  bool                    // the read being parsed had a command that counts as activity
 	connectTimer *time.Timer             // closes the connection unless CONNECT comes first; nil once it has
 
 	headers    atomic.Bool   // the client handles HMSG
+	asyncInfo  atomic.Bool   // the client may be sent INFO at any time (sendAccountInfo)
 	pingsOut   atomic.Int32  // PINGs sent and not answered
 	pinger     *time.Timer   // PINGs the client every PingInterval
 	writing    atomic.Bool   // a writer runs (write.go)
@@ -166,6 +169,31 @@ func (c *conn) read(buf []byte) {
 	c.release()
 }
 
+// sendAccountInfo follows the PONG to the first PING since CONNECT with
+// the INFO nats-server sends a protocol 1 client then (server/client.go,
+// processPing): the server's INFO again, marked connect_info, naming the
+// account the client is bound to, which through natsfan is the account of
+// its upstream connection. nats.go's RemoteAccount reads it. From then on
+// the client takes INFO at any time, as nats-server's async INFO asks
+// (server/route.go, sendAsyncInfoToClients).
+func (c *conn) sendAccountInfo() error {
+	if !c.connected || c.firstPong {
+		return nil
+	}
+	c.firstPong = true
+	if c.opts.Protocol < 1 {
+		return nil
+	}
+	c.asyncInfo.Store(true)
+	// Without "ldm", even in lame duck mode: nats-server sets it only in
+	// the INFO it sends when lame duck mode starts (server/server.go,
+	// sendLDMToClients).
+	info := c.srv.info(c, false)
+	up := c.srv.upstreamInfo()
+	info.ConnectInfo, info.RemoteAccount, info.IsSystemAccount = true, up.Account, up.SystemAccount
+	return c.queue(func(out []byte) []byte { return protocol.AppendInfo(out, info) })
+}
+
 // quietAfter is how long a client sends no command that counts as activity
 // before its reader moves to a new stack (read).
 const quietAfter = 100 * time.Millisecond
@@ -255,6 +283,7 @@ func (c *conn) handleConnect(cmd *protocol.Command) error {
 		return errClose
 	}
 	c.opts = info.ConnectOptions
+	c.connected = true
 	c.headers.Store(info.Headers)
 	c.parser.NoHeaders = !info.Headers
 	c.mu.Lock()
@@ -401,10 +430,13 @@ func (c *conn) closeWith(reason, errText string) {
 
 // lameDuck tells the client that the server is going away (INFO with
 // "ldm":true), as nats-server does before it closes its clients, so that
-// they reconnect. Unlike queue it does not wait for room: Shutdown calls it.
+// they reconnect. Like nats-server, it tells only a client that takes INFO
+// at any time (asyncInfo): not one of protocol 0, nor one that has not
+// sent a PING since its CONNECT. Unlike queue it does not wait for room:
+// Shutdown calls it.
 func (c *conn) lameDuck() {
 	c.mu.Lock()
-	if !c.closed {
+	if !c.closed && c.asyncInfo.Load() {
 		c.out.appendFrame(func(out []byte) []byte { return protocol.AppendInfo(out, c.srv.info(c, true)) })
 	}
 	c.mu.Unlock()

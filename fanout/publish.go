@@ -185,7 +185,8 @@ const upstreamFlushTimeout = 5 * time.Second
 // pong answers PING. After SUBs that subscribed upstream it first waits
 // until upstream has them, so that the PONG means what it means from
 // nats-server: whatever is published from now on reaches the client's
-// subscriptions.
+// subscriptions. The first PONG since CONNECT is followed by the INFO that
+// names the account (sendAccountInfo).
 func (c *conn) pong() error {
 	if c.unflushed {
 		c.unflushed = false
@@ -195,7 +196,10 @@ func (c *conn) pong() error {
 			cancel()
 		}
 	}
-	return c.queue(protocol.AppendPong)
+	if err := c.queue(protocol.AppendPong); err != nil {
+		return err
+	}
+	return c.sendAccountInfo()
 }
 
 // logThrottle lets a kind of event be logged at most once an interval, so

@@ -52,4 +52,9 @@ type UpstreamInfo struct {
 	MaxPayload int    // the largest payload it takes
 	JetStream  bool   // whether it has JetStream, which natsfan passes through
 	JSAPILevel int    // the level of its JetStream API (api_lvl); 0 if it does not say
+	// The account the upstream connection is bound to, which is the
+	// account of everything natsfan's clients do: "" until upstream has
+	// said, and whether it is the system account.
+	Account       string
+	SystemAccount bool
 }

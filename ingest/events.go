@@ -9,9 +9,10 @@ import (
 )
 
 // The connection's event handlers. nats.go runs them one at a time, in the
-// order of the events, on its callback goroutine; they only count, record
-// and log. None logs per message: drops and failed connection attempts are
-// throttled.
+// order of the events, on its callback goroutine; they count, record and
+// log, and after a connect wait one round trip for the account
+// (noteAccount). None logs per message: drops and failed connection
+// attempts are throttled.
 
 // onConnect runs when the first connection is made, in Start or, when
 // upstream was down at boot, later.
@@ -23,6 +24,7 @@ func (in *Ingester) onConnect(nc *nats.Conn) {
 		zap.String("url", url),
 		zap.String("server_name", nc.ConnectedServerName()),
 		zap.Uint64("failed_attempts", in.failures.Load()))
+	in.noteAccount(nc)
 }
 
 // onDisconnect runs when an established connection drops, and when Close
@@ -62,6 +64,7 @@ func (in *Ingester) onReconnect(nc *nats.Conn) {
 		zap.String("url", url),
 		zap.Uint64("reconnects", n),
 		zap.Duration("outage", outage))
+	in.noteAccount(nc)
 }
 
 // onConnectFailure runs for every failed connection attempt: at boot, and

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"go.uber.org/goleak"
 
@@ -487,4 +488,47 @@ func TestIngester_Close_StopsAppendingAtOnceUnderLoad(t *testing.T) {
 	if st := in.Stats(); st.Connected || st.Streams[0].Active {
 		t.Errorf("Stats() after Close = %+v", st)
 	}
+}
+
+// ServerInfo names the account the upstream connection is bound to, which
+// nats-server sends in an INFO after the first PONG: once connected at
+// Start, once connected later when upstream was down at boot, and again
+// after a reconnect.
+func TestIngester_ServerInfo_NamesTheUpstreamAccount(t *testing.T) {
+	withAccount := func(port int) *server.Server {
+		acme := server.NewAccount("ACME")
+		return startServer(t, port, &server.Options{
+			Accounts: []*server.Account{acme},
+			Users:    []*server.User{{Username: "app", Password: "secret", Account: acme}},
+		})
+	}
+	account := func(in *ingest.Ingester) func() bool {
+		return func() bool { return in.ServerInfo().Account == "ACME" }
+	}
+
+	t.Run("up at Start", func(t *testing.T) {
+		srv := withAccount(-1)
+		in, _ := newIngester(t, fmt.Sprintf("nats://app:secret@127.0.0.1:%d", port(srv)), newHub(t, "orders.>"), ingest.Config{})
+		if got := in.ServerInfo(); got.Account != "ACME" || got.SystemAccount {
+			t.Fatalf("ServerInfo() once Start has returned = %+v, want account ACME, not the system account", got)
+		}
+	})
+	t.Run("down at Start, then up, then back after an outage", func(t *testing.T) {
+		p := freePort(t)
+		in, _ := newIngester(t, fmt.Sprintf("nats://app:secret@127.0.0.1:%d", p), newHub(t, "orders.>"),
+			ingest.Config{ReconnectWait: 20 * time.Millisecond})
+		if got := in.ServerInfo().Account; got != "" {
+			t.Fatalf("ServerInfo().Account before upstream was reached = %q, want none", got)
+		}
+		srv := withAccount(p)
+		waitFor(t, 10*time.Second, "the account once connected", account(in))
+		srv.Shutdown()
+		srv.WaitForShutdown()
+		waitFor(t, 10*time.Second, "the outage", func() bool { return in.Ready() != nil })
+		withAccount(p)
+		waitFor(t, 10*time.Second, "the reconnect", func() bool { return in.Ready() == nil })
+		if got := in.ServerInfo().Account; got != "ACME" {
+			t.Fatalf("ServerInfo().Account after the reconnect = %q, want ACME", got)
+		}
+	})
 }

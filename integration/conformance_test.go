@@ -30,6 +30,8 @@ type connectObservation struct {
 	JetStream       bool   `json:"jetstream"`         // INFO jetstream: the server has JetStream (nats.go: ConnectedServerJetStream)
 	APILevel        int    `json:"api_lvl"`           // INFO api_lvl: the level of its JetStream API
 	ClientIP        string `json:"client_ip"`         // INFO client_ip, over TCP: the address the server sees the client at
+	Account         string `json:"remote_account"`    // the account named in the INFO after the first PONG (nats.go: RemoteAccount)
+	SystemAccount   bool   `json:"acc_is_sys"`        // whether it is the system account
 	Flushed         bool   `json:"flushed"`           // a PING got its PONG
 }
 
@@ -62,6 +64,8 @@ func TestDifferential_ConnectNatsGo(t *testing.T) {
 					JetStream:       jetStream,
 					APILevel:        apiLevel,
 					ClientIP:        clientIPOverTCP(t, tg),
+					Account:         nc.RemoteAccount(), // RTT above: the INFO after the first PONG is read
+					SystemAccount:   nc.IsSystemAccount(),
 					Flushed:         true,
 				}
 			})

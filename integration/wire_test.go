@@ -7,6 +7,8 @@ package integration
 
 import (
 	"bufio"
+	"encoding/json"
+	"fmt"
 	"net"
 	"strings"
 	"testing"
@@ -63,6 +65,19 @@ func TestSocket_PedanticClientsPublishToWildcardsAllTheSame(t *testing.T) {
 	}
 }
 
+// After the PONG to its first PING since CONNECT, a client of protocol 1
+// gets an INFO that names its account (through natsfan, the account of its
+// upstream connection); one of protocol 0 gets none.
+func TestSocket_TheFirstPONGBringsTheAccountLikeNatsServer(t *testing.T) {
+	for name, script := range map[string]string{
+		"protocol 1":            "CONNECT {\"verbose\":false,\"protocol\":1}\r\nPING\r\nPING\r\n",
+		"protocol 0":            "CONNECT {\"verbose\":false,\"protocol\":0}\r\nPING\r\nPING\r\n",
+		"a PING before CONNECT": "PING\r\nCONNECT {\"verbose\":false,\"protocol\":1}\r\nPING\r\nPING\r\n",
+	} {
+		t.Run(name, func(t *testing.T) { answersLikeNatsServer(t, script) })
+	}
+}
+
 // nats-server decodes a CONNECT over what the connection's earlier ones
 // said, so what a later one leaves out stands: here headers, and quiet.
 func TestSocket_ALaterCONNECTKeepsWhatAnEarlierSaid(t *testing.T) {
@@ -85,22 +100,49 @@ func TestSocket_HPUBWithoutHeadersClosesLikeNatsServer(t *testing.T) {
 
 // answersLikeNatsServer sends script over a raw connection to nats-server,
 // and to natsfan's socket in front of another, and fails unless both
-// answer with the same lines up to the PONG the script must end with.
+// answer with the same lines up to the PONG to the script's last PING,
+// with which it must end. An INFO line is compared by what a client acts
+// on in it (infoSays), not by the server's id or ports.
 func answersLikeNatsServer(t *testing.T, script string) {
 	t.Helper()
 	answers := func(rc *rawClient) []string {
 		rc.send(t, script)
 		var got []string
-		for l := rc.line(t); l != "PONG"; l = rc.line(t) {
-			got = append(got, l)
+		for pongs := strings.Count(script, "PING\r\n"); ; {
+			l := rc.line(t)
+			if l == "PONG" {
+				if pongs--; pongs == 0 {
+					return got
+				}
+			}
+			got = append(got, infoSays(t, l))
 		}
-		return got
 	}
 	direct, through := dialNatsServerAndNatsfan(t)
 	want := answers(direct)
 	if got := answers(through); strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Fatalf("natsfan answered %q, nats-server %q", got, want)
 	}
+}
+
+// infoSays returns line, or for an INFO line what it says that a client acts
+// on after it has connected: lame duck mode, and the account it is bound to.
+func infoSays(t *testing.T, line string) string {
+	t.Helper()
+	js, ok := strings.CutPrefix(line, "INFO ")
+	if !ok {
+		return line
+	}
+	var info struct {
+		LDM           bool   `json:"ldm"`
+		ConnectInfo   bool   `json:"connect_info"`
+		RemoteAccount string `json:"remote_account"`
+		IsSystem      bool   `json:"acc_is_sys"`
+	}
+	if err := json.Unmarshal([]byte(js), &info); err != nil {
+		t.Fatalf("INFO that is not JSON: %q", line)
+	}
+	return fmt.Sprintf("INFO ldm=%t connect_info=%t remote_account=%q acc_is_sys=%t", info.LDM, info.ConnectInfo, info.RemoteAccount, info.IsSystem)
 }
 
 // closesLikeNatsServer sends script as answersLikeNatsServer does, and

@@ -40,6 +40,13 @@ type ServerInfo struct {
 	// LameDuckMode tells clients the server is shutting down and they
 	// should reconnect elsewhere.
 	LameDuckMode bool `json:"ldm,omitempty"`
+	// ConnectInfo marks the INFO nats-server sends a protocol 1 client
+	// after the PONG to its first PING since CONNECT, which names the
+	// account the client is bound to: RemoteAccount, and IsSystemAccount
+	// if it is the system account.
+	ConnectInfo     bool   `json:"connect_info,omitempty"`
+	RemoteAccount   string `json:"remote_account,omitempty"`
+	IsSystemAccount bool   `json:"acc_is_sys,omitempty"`
 	// JSAPILevel is the level of the server's JetStream API, which
 	// nats-server 2.12 and later advertise.
 	JSAPILevel int `json:"api_lvl,omitempty"`

@@ -119,13 +119,13 @@ func TestAppendInfo_IsWhatNATSServerSends(t *testing.T) {
 		ID: "NATSFAN", Name: "natsfan-pod-1", Version: "2.15.2", Proto: 1, GitCommit: "abc",
 		GoVersion: "go1.26.0", Host: "0.0.0.0", Port: 4222, Headers: true, MaxPayload: 1 << 20,
 		JetStream: true, ClientID: 42, ClientIP: "127.0.0.1", ConnectURLs: []string{"127.0.0.1:4222"}, LameDuckMode: true,
-		JSAPILevel: 5,
+		ConnectInfo: true, RemoteAccount: "ACME", IsSystemAccount: true, JSAPILevel: 5,
 	}
 	theirs := server.Info{
 		ID: ours.ID, Name: ours.Name, Version: ours.Version, Proto: ours.Proto, GitCommit: ours.GitCommit,
 		GoVersion: ours.GoVersion, Host: ours.Host, Port: ours.Port, Headers: ours.Headers, MaxPayload: ours.MaxPayload,
 		JetStream: true, CID: ours.ClientID, ClientIP: ours.ClientIP, ClientConnectURLs: ours.ConnectURLs, LameDuckMode: true,
-		JSApiLevel: ours.JSAPILevel,
+		ConnectInfo: true, RemoteAccount: ours.RemoteAccount, IsSystemAccount: true, JSApiLevel: ours.JSAPILevel,
 	}
 	js, err := json.Marshal(&theirs)
 	if err != nil {

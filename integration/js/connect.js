@@ -19,6 +19,8 @@ run(async (a) => {
       jetstream: info.jetstream === true,
       api_lvl: info.api_lvl ?? 0,
       client_ip: info.client_ip ?? "",
+      remote_account: info.remote_account ?? "",
+      acc_is_sys: info.acc_is_sys === true,
       flushed: rtt >= 0,
     };
   } finally {
