@@ -1,7 +1,6 @@
 package integration
 
 import (
-	"bufio"
 	"net"
 	"strings"
 	"sync"
@@ -85,59 +84,57 @@ func TestDifferential_ShutdownAnnouncesLameDuckModeNatsJS(t *testing.T) {
 
 // TestDifferential_ShutdownTellsOnlyClientsThatTakeINFO: lame duck mode is
 // announced to a client of protocol 1 whose PING has been answered since its
-// CONNECT, and to no other (nats-server's sendAsyncInfoToClients). A client
-// of protocol 1 whose first PING comes later gets the INFO that names its
-// account, without "ldm".
+// CONNECT, and to no other (nats-server's sendAsyncInfoToClients): not to
+// one of protocol 0, nor to one that has not sent a PING.
 func TestDifferential_ShutdownTellsOnlyClientsThatTakeINFO(t *testing.T) {
 	type seen struct {
-		Ready  []string `json:"ready"`  // protocol 1, PING answered before the shutdown: the next line
-		Proto0 []string `json:"proto0"` // protocol 0, PING answered before: up to the PONG of a PING after
-		Late   []string `json:"late"`   // protocol 1, first PING after the shutdown began: the PONG and the line after
+		Ready  []string `json:"ready"`   // protocol 1, PING answered: what came after, until the server closed
+		Proto0 []string `json:"proto0"`  // protocol 0, PING answered
+		NoPing []string `json:"no_ping"` // protocol 1, no PING
 	}
-	opts := diffOptions{Direct: func(o *server.Options) {
-		o.LameDuckDuration = 5 * time.Second
-		o.LameDuckGracePeriod = 3 * time.Second // the clients are not closed before they have PINGed
-	}}
-	differential(t, opts, func(t *testing.T, tg *diffTarget) seen {
+	differential(t, lameDuckOptions, func(t *testing.T, tg *diffTarget) seen {
 		dial := func(script string) *rawClient {
 			t.Helper()
-			c, err := net.Dial("tcp", strings.TrimPrefix(tg.URL, "nats://"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { c.Close() })
-			rc := &rawClient{Conn: c, r: bufio.NewReader(c)}
-			if l := rc.line(t); !strings.HasPrefix(l, "INFO ") {
-				t.Fatalf("first line %q, want INFO", l)
-			}
+			rc := dialRawTo(t, "tcp", strings.TrimPrefix(tg.URL, "nats://"))
 			rc.send(t, script)
 			return rc
 		}
-		untilPong := func(rc *rawClient) []string {
-			t.Helper()
-			var lines []string
-			for {
-				l := infoSays(t, rc.line(t))
-				lines = append(lines, l)
-				if l == "PONG" {
-					return lines
-				}
-			}
-		}
 		ready := dial("CONNECT {\"verbose\":false,\"protocol\":1}\r\nPING\r\n")
-		untilPong(ready)
-		ready.line(t) // the INFO that names the account
+		ready.expect(t, "PONG")
+		ready.expect(t, "INFO ") // the one that names the account
 		proto0 := dial("CONNECT {\"verbose\":false,\"protocol\":0}\r\nPING\r\n")
-		untilPong(proto0)
-		late := dial("CONNECT {\"verbose\":false,\"protocol\":1}\r\n")
+		proto0.expect(t, "PONG")
+		noPing := dial("CONNECT {\"verbose\":false,\"protocol\":1}\r\n")
 
 		shutDown(t, tg)
-		var obs seen
-		obs.Ready = []string{infoSays(t, ready.line(t))} // lame duck mode has begun
-		proto0.send(t, "PING\r\n")
-		obs.Proto0 = untilPong(proto0)
-		late.send(t, "PING\r\n")
-		obs.Late = append(untilPong(late), infoSays(t, late.line(t)))
-		return obs
+		return seen{Ready: ready.untilClosed(t), Proto0: proto0.untilClosed(t), NoPing: noPing.untilClosed(t)}
 	})
+}
+
+// expect reads a line and fails unless it starts with prefix.
+func (rc *rawClient) expect(t *testing.T, prefix string) {
+	t.Helper()
+	if l := rc.line(t); !strings.HasPrefix(l, prefix) {
+		t.Fatalf("got %q, want %s…", l, prefix)
+	}
+}
+
+// untilClosed reads until the server closes the connection and returns what
+// it sent, each INFO as infoSays puts it.
+func (rc *rawClient) untilClosed(t *testing.T) []string {
+	t.Helper()
+	_ = rc.SetReadDeadline(time.Now().Add(20 * time.Second))
+	lines := []string{}
+	for {
+		l, err := rc.r.ReadString('\n')
+		if l = strings.TrimRight(l, "\r\n"); l != "" {
+			lines = append(lines, infoSays(t, l))
+		}
+		if err != nil {
+			if ne, ok := err.(net.Error); ok && ne.Timeout() {
+				t.Fatalf("the server did not close the connection; it sent %q", lines)
+			}
+			return lines
+		}
+	}
 }

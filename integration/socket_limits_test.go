@@ -65,7 +65,7 @@ func TestSocket_Limits(t *testing.T) {
 			}()
 		}
 		waitFor(t, "three connections", func() bool { return sc.srv.Stats().Connections == 3 })
-		over := dialRawNoInfo(t, sc.path)
+		over := dialRawNoInfo(t, "unix", sc.path)
 		if last := over.closedAfter(t); last != "-ERR 'maximum connections exceeded'" {
 			t.Fatalf("fourth connection: last line %q", last)
 		}

@@ -80,9 +80,17 @@ type rawClient struct {
 	r *bufio.Reader
 }
 
+// dialRaw connects to the Unix socket at path and reads the server's INFO.
 func dialRaw(t *testing.T, path string) *rawClient {
 	t.Helper()
-	rc := dialRawNoInfo(t, path)
+	return dialRawTo(t, "unix", path)
+}
+
+// dialRawTo connects to addr on network ("unix" or "tcp") and reads the
+// server's INFO.
+func dialRawTo(t *testing.T, network, addr string) *rawClient {
+	t.Helper()
+	rc := dialRawNoInfo(t, network, addr)
 	if line := rc.line(t); !strings.HasPrefix(line, "INFO ") {
 		t.Fatalf("first line %q, want INFO", line)
 	}
@@ -90,9 +98,9 @@ func dialRaw(t *testing.T, path string) *rawClient {
 }
 
 // dialRawNoInfo connects without reading the server's INFO.
-func dialRawNoInfo(t *testing.T, path string) *rawClient {
+func dialRawNoInfo(t *testing.T, network, addr string) *rawClient {
 	t.Helper()
-	c, err := net.Dial("unix", path)
+	c, err := net.Dial(network, addr)
 	if err != nil {
 		t.Fatal(err)
 	}

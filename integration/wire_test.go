@@ -6,10 +6,8 @@ package integration
 // from a client that did not ask for headers).
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -162,20 +160,8 @@ func closesLikeNatsServer(t *testing.T, script string) {
 // front of another, and returns a raw connection to each, past its INFO.
 func dialNatsServerAndNatsfan(t *testing.T) (direct, through *rawClient) {
 	t.Helper()
-	raw := func(c net.Conn, err error) *rawClient {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		rc := &rawClient{Conn: c, r: bufio.NewReader(c)}
-		if l := rc.line(t); !strings.HasPrefix(l, "INFO ") {
-			t.Fatalf("first line %q, want INFO", l)
-		}
-		return rc
-	}
 	up := startServer(t, -1)
-	direct = raw(net.Dial("tcp", up.Addr().String()))
+	direct = dialRawTo(t, "tcp", up.Addr().String())
 	sc := startPodSidecar(t, up.ClientURL(), []string{"foo.>"}, fanout.ServerConfig{})
-	return direct, raw(net.Dial("unix", sc.path))
+	return direct, dialRawTo(t, "unix", sc.path)
 }
