@@ -104,10 +104,16 @@ func TestDifferential_ShutdownTellsOnlyClientsThatTakeINFO(t *testing.T) {
 		ready.expect(t, "INFO ") // the one that names the account
 		proto0 := dial("CONNECT {\"verbose\":false,\"protocol\":0}\r\nPING\r\n")
 		proto0.expect(t, "PONG")
+		registered := tg.Upstream.NumClients()
 		noPing := dial("CONNECT {\"verbose\":false,\"protocol\":1}\r\n")
+		if tg.Natsfan == nil {
+			// nats-server sends INFO before it registers the client; lame
+			// duck mode beginning between the two leaves the connection open.
+			waitFor(t, "nats-server to register the client", func() bool { return tg.Upstream.NumClients() > registered })
+		}
 
 		shutDown(t, tg)
-		return seen{Ready: ready.untilClosed(t), Proto0: proto0.untilClosed(t), NoPing: noPing.untilClosed(t)}
+		return seen{Ready: ready.untilClosed(t, "ready"), Proto0: proto0.untilClosed(t, "proto0"), NoPing: noPing.untilClosed(t, "no_ping")}
 	})
 }
 
@@ -119,9 +125,9 @@ func (rc *rawClient) expect(t *testing.T, prefix string) {
 	}
 }
 
-// untilClosed reads until the server closes the connection and returns what
-// it sent, each INFO as infoSays puts it.
-func (rc *rawClient) untilClosed(t *testing.T) []string {
+// untilClosed reads until the server closes the connection of the client
+// called name and returns what it sent, each INFO as infoSays puts it.
+func (rc *rawClient) untilClosed(t *testing.T, name string) []string {
 	t.Helper()
 	_ = rc.SetReadDeadline(time.Now().Add(20 * time.Second))
 	lines := []string{}
@@ -132,7 +138,7 @@ func (rc *rawClient) untilClosed(t *testing.T) []string {
 		}
 		if err != nil {
 			if ne, ok := err.(net.Error); ok && ne.Timeout() {
-				t.Fatalf("the server did not close the connection; it sent %q", lines)
+				t.Fatalf("the server did not close the connection of %s; it sent %q", name, lines)
 			}
 			return lines
 		}
