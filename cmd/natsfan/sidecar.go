@@ -22,7 +22,8 @@ import (
 //
 //  1. /readyz answers 503 at once, so Kubernetes stops counting on the pod,
 //     and the socket enters lame duck mode, as nats-server does: it takes no
-//     new connection and sends every client INFO with "ldm":true;
+//     new connection and sends INFO with "ldm":true to every client that
+//     takes INFO at any time (protocol 1, past its first PING);
 //  2. the upstream subscriptions are drained: what nats.go has received is
 //     buffered, then the connection closes;
 //  3. consumers read what is buffered, until NATSFAN_SHUTDOWN_TIMEOUT,
