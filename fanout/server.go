@@ -291,9 +291,10 @@ func (s *Server) countClose(reason string) {
 }
 
 // LameDuck starts a shutdown as nats-server's lame duck mode does: the
-// server stops accepting connections and tells every client, with an INFO
-// whose "ldm" is true, that it is going away, so that clients get ready to
-// reconnect. Connections stay open and keep receiving; Shutdown closes
+// server stops accepting connections and tells its clients, with an INFO
+// whose "ldm" is true, that it is going away, so that they get ready to
+// reconnect: those that take INFO at any time, as nats-server tells them
+// (conn.lameDuck). Connections stay open and keep receiving; Shutdown closes
 // them. It is idempotent, and Shutdown calls it if it was not called.
 func (s *Server) LameDuck() {
 	conns := s.stop()
